@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Prepare, configure and build the lab kernel.
+#
+#   scripts/kernel.sh prepare   extract the Debian tarball, lay kernel/ on top
+#   scripts/kernel.sh config    merge the fragments onto tinyconfig
+#   scripts/kernel.sh build     prepare + config + incremental ccache build
+#   scripts/kernel.sh check     checkpatch --strict, W=1 and sparse on our files
+#
+# The tree is extracted once into $KLAB_BUILD/src and built out of tree in
+# $KLAB_BUILD/obj-<variant>. Our files are copied only when their content
+# changed, so an edit to one file rebuilds only what depends on it.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+overlay_manifest=$KLAB_SRC/.klab-overlay
+applied_dir=$KLAB_SRC/.klab-applied
+
+extract() {
+	[ -f "$KLAB_KERNEL_TARBALL" ] || die "$KLAB_KERNEL_TARBALL not found (run scripts/deps.sh)"
+	local want have
+	want=$(stat -c '%s %Y' "$KLAB_KERNEL_TARBALL")
+	have=$(cat "$KLAB_SRC/.klab-tarball" 2>/dev/null || true)
+	[ "$want" = "$have" ] && return 0
+	stage prepare "extracting $(basename "$KLAB_KERNEL_TARBALL") into $KLAB_BUILD/src"
+	rm -rf "$KLAB_SRC"
+	mkdir -p "$KLAB_BUILD/src"
+	tar -C "$KLAB_BUILD/src" -xf "$KLAB_KERNEL_TARBALL"
+	[ -f "$KLAB_SRC/Makefile" ] || die "tarball did not unpack to $KLAB_SRC"
+	echo "$want" >"$KLAB_SRC/.klab-tarball"
+	# A new tree invalidates every object built from the old one.
+	rm -rf "$KLAB_BUILD"/obj-*
+}
+
+# Copy kernel/kevent and kernel/include into the tree; remove files we laid
+# down earlier that no longer exist in the repo.
+overlay() {
+	local new_manifest rel changed=0
+	new_manifest=$(mktemp)
+	(cd "$KLAB_ROOT/kernel" && find kevent include -type f | LC_ALL=C sort) >"$new_manifest"
+	while read -r rel; do
+		if sync_file "$KLAB_ROOT/kernel/$rel" "$KLAB_SRC/$rel"; then
+			changed=$((changed + 1))
+		fi
+	done <"$new_manifest"
+	if [ -f "$overlay_manifest" ]; then
+		comm -23 "$overlay_manifest" "$new_manifest" | while read -r rel; do
+			rm -f "$KLAB_SRC/$rel"
+		done
+	fi
+	mv "$new_manifest" "$overlay_manifest"
+	[ "$changed" -eq 0 ] || stage prepare "$changed file(s) of ours updated in the tree"
+}
+
+# Apply kernel/patches/*.patch once each; a patch whose content changed is
+# reverted (from the copy kept at apply time) and applied again.
+patches() {
+	local p name
+	mkdir -p "$applied_dir"
+	for p in "$applied_dir"/*.patch; do
+		[ -e "$p" ] || continue
+		name=$(basename "$p")
+		if ! cmp -s "$p" "$KLAB_ROOT/kernel/patches/$name" 2>/dev/null; then
+			stage prepare "reverting changed patch $name"
+			patch -d "$KLAB_SRC" -p1 -R -s <"$p" || die "cannot revert $name"
+			rm -f "$p"
+		fi
+	done
+	for p in "$KLAB_ROOT"/kernel/patches/*.patch; do
+		[ -e "$p" ] || continue
+		name=$(basename "$p")
+		[ -f "$applied_dir/$name" ] && continue
+		stage prepare "applying $name"
+		patch -d "$KLAB_SRC" -p1 -N -s <"$p" || die "$name does not apply"
+		cp "$p" "$applied_dir/$name"
+	done
+}
+
+prepare() {
+	extract
+	overlay
+	patches
+}
+
+fragments() {
+	echo "$KLAB_ROOT/kernel/configs/lab.config"
+	echo "$KLAB_ROOT/kernel/configs/kevent.config"
+	if [ "$KLAB_VARIANT" = debug ]; then
+		echo "$KLAB_ROOT/kernel/configs/debug.config"
+	fi
+}
+
+kmake() {
+	make -C "$KLAB_SRC" O="$KLAB_OBJ" CC="ccache gcc" HOSTCC="ccache gcc" \
+		-j"$(nproc_jobs)" "$@"
+}
+
+config() {
+	local stamp want frag line sym
+	stamp=$KLAB_OBJ/.klab-config
+	# Kconfig files of ours take part: a new option must reach .config.
+	want=$( (fragments | xargs cat; cat "$KLAB_SRC/kevent/Kconfig" 2>/dev/null) | sha256sum | cut -d' ' -f1)
+	if [ -f "$KLAB_OBJ/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return 0
+	fi
+	stage config "tinyconfig + $(fragments | xargs -n1 basename | tr '\n' ' ')"
+	mkdir -p "$KLAB_OBJ"
+	local log=$KLAB_LOGS/config-$KLAB_VARIANT.log
+	run_logged "$log" kmake tinyconfig
+	# shellcheck disable=SC2046
+	run_logged "$log.merge" "$KLAB_SRC/scripts/kconfig/merge_config.sh" -m \
+		-O "$KLAB_OBJ" "$KLAB_OBJ/.config" $(fragments)
+	run_logged "$log.olddefconfig" kmake olddefconfig
+	# Every option a fragment asks for must have survived the merge: a
+	# silently dropped option is a lab that does not test what it says.
+	for frag in $(fragments); do
+		while read -r line; do
+			case "$line" in
+			CONFIG_*=*) ;;
+			*) continue ;;
+			esac
+			sym=${line%%=*}
+			if [ "${line#*=}" = n ]; then
+				grep -qx "# $sym is not set" "$KLAB_OBJ/.config" || grep -qx "$sym=n" "$KLAB_OBJ/.config" ||
+					die "$(basename "$frag"): $line did not stick (see $log.merge)"
+			elif ! grep -qx "$line" "$KLAB_OBJ/.config"; then
+				die "$(basename "$frag"): $line did not stick (see $log.merge)"
+			fi
+		done <"$frag"
+	done
+	echo "$want" >"$stamp"
+}
+
+build() {
+	mkdir -p "$KLAB_BUILD" "$KLAB_LOGS"
+	# One build at a time per build directory (several make targets, or a
+	# developer and a helper, may ask at once).
+	exec 9>"$KLAB_BUILD/.kernel.lock"
+	flock 9
+	stage prepare "$KLAB_SRC"
+	prepare
+	config
+	local log=$KLAB_LOGS/build-$KLAB_VARIANT.log start
+	start=$(date +%s)
+	stage build "$KLAB_VARIANT kernel (log: $log)"
+	run_logged "$log" kmake bzImage scripts_gdb
+	stage build "done in $(($(date +%s) - start))s: $KLAB_BZIMAGE"
+}
+
+check() {
+	exec 9>"$KLAB_BUILD/.kernel.lock"
+	flock 9
+	prepare
+	config
+	local f rc=0 log=$KLAB_LOGS/check.log
+	: >"$log"
+	stage check "checkpatch --strict"
+	for f in $(cd "$KLAB_ROOT/kernel" && find kevent include -name '*.[ch]' | LC_ALL=C sort); do
+		if ! perl "$KLAB_SRC/scripts/checkpatch.pl" --no-tree --strict --terse \
+			--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f "$KLAB_ROOT/kernel/$f"; then
+			rc=1
+		fi
+	done
+	stage check "W=1 C=2 (sparse) on kevent/"
+	# C=2 runs sparse on every file of the directory, even up to date ones.
+	if ! kmake W=1 C=2 kevent/ >"$log" 2>&1; then
+		tail -n 40 "$log"
+		rc=1
+	fi
+	if grep -E 'warning:|error:' "$log" | grep -E '(^|/)kevent/'; then
+		rc=1
+	fi
+	[ "$rc" -eq 0 ] && stage check "clean"
+	return "$rc"
+}
+
+case "${1:-build}" in
+prepare) prepare ;;
+config) prepare && config ;;
+build) build ;;
+check) check ;;
+*) die "usage: $0 prepare|config|build|check" ;;
+esac

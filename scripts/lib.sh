@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Common settings and helpers of the lab scripts. Sourced, never run.
+#
+# Everything that pins the kernel lives here: the Debian package that ships the
+# source, the tarball it installs and the directory the tarball unpacks to.
+
+KLAB_KERNEL_PKG=linux-source-6.12
+KLAB_KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+KLAB_KERNEL_TOPDIR=linux-source-6.12
+
+KLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# One extracted tree and one ccache can serve several clones: point
+# KLAB_BUILD at a shared directory.
+KLAB_BUILD=${KLAB_BUILD:-$KLAB_ROOT/build}
+KLAB_SRC=$KLAB_BUILD/src/$KLAB_KERNEL_TOPDIR
+# DEBUG=1 selects the debug kernel variant (KASAN, lockdep, ...), built in
+# its own output directory so switching variants never forces a full rebuild.
+if [ "${DEBUG:-0}" = 1 ]; then
+	KLAB_VARIANT=debug
+else
+	KLAB_VARIANT=lab
+fi
+KLAB_OBJ=$KLAB_BUILD/obj-$KLAB_VARIANT
+KLAB_LOGS=$KLAB_BUILD/logs
+KLAB_VMLINUX=$KLAB_OBJ/vmlinux
+KLAB_BZIMAGE=$KLAB_OBJ/arch/x86/boot/bzImage
+KLAB_INITRD=$KLAB_BUILD/rootfs/initramfs.cpio.gz
+export CCACHE_DIR=${CCACHE_DIR:-$KLAB_BUILD/ccache}
+
+klab_t0=${klab_t0:-$(date +%s)}
+export klab_t0
+
+# stage NAME MESSAGE: one progress line per stage, with the time since the
+# first stage of this make invocation.
+stage() {
+	local now
+	now=$(date +%s)
+	printf '[%4ds] %-8s %s\n' "$((now - klab_t0))" "$1" "$2"
+}
+
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+# run_logged LOG CMD...: run CMD with its output in LOG; on failure show the
+# end of the log and the log's path.
+run_logged() {
+	local log=$1
+	shift
+	mkdir -p "$(dirname "$log")"
+	if ! "$@" >"$log" 2>&1; then
+		echo "---- last lines of $log ----" >&2
+		tail -n 40 "$log" >&2
+		die "'$*' failed (full log: $log)"
+	fi
+}
+
+# sync_file SRC DST: copy only when the content differs, so make sees a new
+# timestamp only on files that really changed.
+sync_file() {
+	if ! cmp -s "$1" "$2"; then
+		mkdir -p "$(dirname "$2")"
+		cp "$1" "$2"
+		return 0
+	fi
+	return 1
+}
+
+nproc_jobs() {
+	nproc 2>/dev/null || echo 2
+}
