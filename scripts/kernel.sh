@@ -126,7 +126,7 @@ config() {
 			elif ! grep -qx "$line" "$KLAB_OBJ/.config"; then
 				die "$(basename "$frag"): $line did not stick (see $log.merge)"
 			fi
-		done <"$frag"
+		done < <(grep '^CONFIG_' "$frag")
 	done
 	echo "$want" >"$stamp"
 }

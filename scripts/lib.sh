@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables used by the scripts that source this file
 # Common settings and helpers of the lab scripts. Sourced, never run.
 #
 # Everything that pins the kernel lives here: the Debian package that ships the

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Build the lab's initramfs: Debian's static busybox, rootfs/init, and the
+# statically linked test programs. Rebuilt only when one of its inputs changed.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+busybox=/bin/busybox
+[ -x "$busybox" ] || die "$busybox not found (run scripts/deps.sh)"
+if ldd "$busybox" >/dev/null 2>&1; then
+	die "$busybox is dynamically linked (install busybox-static)"
+fi
+
+out=$KLAB_INITRD
+mkdir -p "$(dirname "$out")" "$KLAB_LOGS"
+
+run_logged "$KLAB_LOGS/tests-build.log" make -C "$KLAB_ROOT/tests" -j"$(nproc_jobs)"
+
+# Everything that ends up in the image, as "source destination" pairs.
+inputs() {
+	echo "$busybox bin/busybox"
+	echo "$KLAB_ROOT/rootfs/init init"
+	echo "$KLAB_ROOT/rootfs/etc/passwd etc/passwd"
+	echo "$KLAB_ROOT/rootfs/etc/group etc/group"
+	echo "$KLAB_ROOT/tests/bin/klab-run-tests bin/klab-run-tests"
+	local f
+	for f in "$KLAB_ROOT"/tests/bin/suites/*; do
+		[ -f "$f" ] && echo "$f tests/suites/$(basename "$f")"
+	done
+	for f in "$KLAB_ROOT"/bench/bin/*; do
+		[ -f "$f" ] && echo "$f bin/$(basename "$f")"
+	done
+	return 0
+}
+
+want=$(inputs | while read -r src dst; do
+	echo "$dst $(sha256sum <"$src" | cut -d' ' -f1)"
+done | sha256sum | cut -d' ' -f1)
+if [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$want" ]; then
+	exit 0
+fi
+
+stage rootfs "packing $(inputs | wc -l) files into $out"
+# gen_init_cpio (from the kernel tree) writes device nodes and owners without
+# needing root: /dev/console must exist before init runs, or init has no
+# stdin/stdout.
+gen=$KLAB_BUILD/rootfs/gen_init_cpio
+if [ ! -x "$gen" ] || [ "$KLAB_SRC/usr/gen_init_cpio.c" -nt "$gen" ]; then
+	[ -f "$KLAB_SRC/usr/gen_init_cpio.c" ] || "$KLAB_ROOT/scripts/kernel.sh" prepare
+	gcc -O2 -o "$gen" "$KLAB_SRC/usr/gen_init_cpio.c"
+fi
+spec=$KLAB_BUILD/rootfs/initramfs.list
+{
+	for d in bin sbin dev proc sys root etc tests tests/suites usr usr/bin usr/sbin; do
+		echo "dir /$d 0755 0 0"
+	done
+	echo "dir /tmp 1777 0 0"
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "nod /dev/null 0666 0 0 c 1 3"
+	inputs | while read -r src dst; do
+		case "$dst" in
+		etc/*) mode=0644 ;;
+		*) mode=0755 ;;
+		esac
+		echo "file /$dst $src $mode 0 0"
+	done
+} >"$spec"
+"$gen" "$spec" | gzip -9n >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "$want" >"$out.stamp"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make test: install what is missing, build the kernel and the initramfs,
+# check the launcher from the host, boot the guest and run every suite in it,
+# then print each failure and the closing line "N passed, N failed".
+#
+# Environment:
+#   T="suite ..."   run only these guest suites ("kunit" = the KUnit results)
+#   HOST=0          skip the host-side checks of run-vm.sh
+#   V=1             show the guest console while it runs
+#   DEBUG=1         use the debug kernel variant
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+scripts=$KLAB_ROOT/scripts
+results=$KLAB_BUILD/results
+mkdir -p "$results"
+console=$results/console-$KLAB_VARIANT.log
+host_ktap=$results/host.ktap
+
+stage deps "checking packages"
+"$scripts/deps.sh"
+"$scripts/kernel.sh" build
+stage rootfs "initramfs with the test programs"
+"$scripts/rootfs.sh"
+
+accel=tcg
+[ -r /dev/kvm ] && [ -w /dev/kvm ] && accel=kvm
+
+: >"$host_ktap"
+if [ "${HOST:-1}" != 0 ]; then
+	stage host "checking run-vm.sh (${accel^^})"
+	"$scripts/host-tests.sh" >"$host_ktap" || true
+fi
+
+# Debug kernels are several times slower: give them more time.
+limit=1800
+[ "$KLAB_VARIANT" = debug ] && limit=3600
+stage boot "guest suites under ${accel^^} (console: $console)"
+start=$(date +%s)
+set +e
+if [ "${V:-0}" = 1 ]; then
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+		--exec "klab-run-tests ${T:-}"
+else
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+		--exec "klab-run-tests ${T:-}" >/dev/null 2>"$results/run-vm.err"
+fi
+rc=$?
+set -e
+stage tests "guest finished in $(($(date +%s) - start))s (exit $rc)"
+
+# The summary recounts every result from the console and adds kernel splats;
+# a guest that timed out, panicked or whose runner failed without a failing
+# result is one more failure, so none of these can read as a pass.
+extra=""
+case "$rc" in
+0 | 1) ;;
+124) extra="guest timed out after ${limit}s (console: $console)" ;;
+125) extra="guest ended without reporting a status: panic? (console: $console)" ;;
+*) extra="guest runner exited $rc (console: $console)" ;;
+esac
+cat "$host_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
+	-f "$scripts/ktap-summary.awk"

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktest - see ktest.h. Each test runs in its own child process; the parent
+ * turns the child's fate (exit code, signal, timeout) into one KTAP line.
+ */
+#include "ktest.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KT_MAX_TESTS 256
+
+/* Child exit codes understood by the parent. */
+enum { KT_PASS = 0, KT_FAIL = 1, KT_SKIP = 77 };
+
+struct kt_test {
+	const char *name;
+	kt_fn fn;
+	unsigned int timeout_s;
+};
+
+static struct kt_test kt_tests[KT_MAX_TESTS];
+static unsigned int kt_ntests;
+static int kt_failures;	/* in the child: failures of the running test */
+
+void kt_register(const char *name, kt_fn fn, unsigned int timeout_s)
+{
+	if (kt_ntests == KT_MAX_TESTS) {
+		fprintf(stderr, "ktest: too many tests\n");
+		exit(2);
+	}
+	kt_tests[kt_ntests++] = (struct kt_test){ name, fn, timeout_s };
+}
+
+static void kt_vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* One write per line keeps lines whole when threads log at once. */
+	dprintf(STDOUT_FILENO, "# %s%s\n", prefix, buf);
+}
+
+void kt_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kt_vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void kt_fail_at(const char *file, int line, const char *fmt, ...)
+{
+	char prefix[256];
+	va_list ap;
+
+	__atomic_add_fetch(&kt_failures, 1, __ATOMIC_RELAXED);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	kt_vlog(prefix, fmt, ap);
+	va_end(ap);
+}
+
+int kt_failed(void)
+{
+	return __atomic_load_n(&kt_failures, __ATOMIC_RELAXED);
+}
+
+_Noreturn void kt_end_test(void)
+{
+	fflush(NULL);
+	_exit(kt_failed() ? KT_FAIL : KT_PASS);
+}
+
+_Noreturn void kt_skip(const char *why)
+{
+	dprintf(STDOUT_FILENO, "# SKIP %s\n", why);
+	fflush(NULL);
+	_exit(KT_SKIP);
+}
+
+static void kt_kmsg_marker(const char *suite, const char *test)
+{
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* KERN_NOTICE: shown on the lab console, which runs at loglevel 6. */
+	dprintf(fd, "<5>klab: test %s.%s\n", suite, test);
+	close(fd);
+}
+
+static const char *kt_suite_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return slash ? slash + 1 : argv0;
+}
+
+static bool kt_selected(const struct kt_test *t, int argc, char **argv)
+{
+	if (argc < 2)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], t->name))
+			return true;
+	return false;
+}
+
+/* Run one test in a child; return its KTAP verdict and reason. */
+static const char *kt_run_one(const struct kt_test *t, bool *ok, bool *skip)
+{
+	static char reason[128];
+	struct timespec start, now;
+	int status;
+	pid_t pid, w;
+
+	*ok = false;
+	*skip = false;
+	fflush(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(reason, sizeof(reason), "fork: %s", strerror(errno));
+		return reason;
+	}
+	if (pid == 0) {
+		/* Own process group: a timeout kills the test's children too. */
+		setpgid(0, 0);
+		kt_failures = 0;
+		t->fn();
+		kt_end_test();
+	}
+	setpgid(pid, pid);
+	for (;;) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)t->timeout_s) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			snprintf(reason, sizeof(reason), "timed out after %us", t->timeout_s);
+			return reason;
+		}
+		usleep(2000);
+	}
+	kill(-pid, SIGKILL);	/* leftovers of the test, if any */
+	if (WIFSIGNALED(status)) {
+		snprintf(reason, sizeof(reason), "killed by signal %d (%s)",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		return reason;
+	}
+	if (WEXITSTATUS(status) == KT_SKIP) {
+		*ok = true;
+		*skip = true;
+		return NULL;
+	}
+	if (WEXITSTATUS(status) != KT_PASS) {
+		snprintf(reason, sizeof(reason), "exit status %d", WEXITSTATUS(status));
+		return reason;
+	}
+	*ok = true;
+	return NULL;
+}
+
+int kt_main(int argc, char **argv)
+{
+	const char *suite = kt_suite_name(argv[0]);
+	unsigned int n = 0, failed = 0, i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; i < kt_ntests; i++)
+		n += kt_selected(&kt_tests[i], argc, argv);
+	printf("KTAP version 1\n1..%u\n", n);
+	n = 0;
+	for (i = 0; i < kt_ntests; i++) {
+		const struct kt_test *t = &kt_tests[i];
+		const char *reason;
+		bool ok, skip;
+
+		if (!kt_selected(t, argc, argv))
+			continue;
+		kt_kmsg_marker(suite, t->name);
+		reason = kt_run_one(t, &ok, &skip);
+		if (reason)
+			printf("# %s: %s\n", t->name, reason);
+		printf("%s %u %s%s\n", ok ? "ok" : "not ok", ++n, t->name,
+		       skip ? " # SKIP" : "");
+		failed += !ok;
+	}
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	return kt_main(argc, argv);
+}
