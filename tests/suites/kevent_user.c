@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kevent_user - the USER storage: fired only by KEVENT_CTL_READY, ret_data
+ * (mask given to READY, times readied since last delivery), ONESHOT removal,
+ * persistence of non-ONESHOT kevents, coalescing of repeated READYs.
+ */
+#include "kevent_test.h"
+
+static struct ukevent get_one(int fd)
+{
+	struct ukevent buf[4];
+	int r = kt_get_now(fd, buf, 4);
+
+	if (r != 1) {
+		kt_fail_at(__FILE__, __LINE__, "expected exactly one event, got %d (errno %d)",
+			   r, errno);
+		kt_end_test();
+	}
+	return buf[0];
+}
+
+TEST(ret_data_and_user_data)
+{
+	int fd = kt_queue();
+	struct ukevent ev;
+
+	kt_add_user(fd, 0x0123456789abcdefull, 0xfedcba9876543210ull, 0);
+	kt_ready_user(fd, 0x0123456789abcdefull, 0xfedcba9876543210ull, 0xa5a5);
+	ev = get_one(fd);
+	KT_EXPECT_EQ(ev.id.raw_u64, 0x0123456789abcdefull);
+	KT_EXPECT_EQ(ev.type, KEVENT_USER);
+	KT_EXPECT_EQ(ev.user_u64, 0xfedcba9876543210ull);
+	KT_EXPECT_EQ(ev.ret_data[0], 0xa5a5);
+	KT_EXPECT_EQ(ev.ret_data[1], 1);
+	KT_EXPECT(!(ev.ret_flags & KEVENT_RET_BROKEN));
+}
+
+/* A pointer as user data round-trips. */
+TEST(user_pointer)
+{
+	int fd = kt_queue();
+	static int cookie;
+	struct ukevent uk = ukevent_user(1, 0), ev;
+
+	uk.ptr = &cookie;
+	KT_ASSERT_EQ(kt_ctl1(fd, KEVENT_CTL_ADD, &uk), 0);
+	uk = ukevent_user(1, 0);
+	uk.ptr = &cookie;
+	KT_ASSERT_EQ(kt_ctl1(fd, KEVENT_CTL_READY, &uk), 1);
+	ev = get_one(fd);
+	KT_EXPECT(ev.ptr == &cookie);
+}
+
+/* Not ready until READY: ADD alone never completes a USER kevent. */
+TEST(not_ready_before_ready)
+{
+	int fd = kt_queue();
+	struct ukevent uk = ukevent_user(1, 0), buf[2];
+
+	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_ADD, &uk), 0);
+	KT_EXPECT_EQ(kt_get_now(fd, buf, 2), 0);
+	/* even with ALWAYS_QUEUE */
+	uk = ukevent_user(2, 0);
+	uk.req_flags = KEVENT_REQ_ALWAYS_QUEUE;
+	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_ADD, &uk), 0);
+	KT_EXPECT_EQ(kt_get_now(fd, buf, 2), 0);
+}
+
+TEST(oneshot_removed_after_delivery)
+{
+	int fd = kt_queue();
+	struct ukevent uk;
+
+	kt_add_user(fd, 1, 10, KEVENT_REQ_ONESHOT);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 1);
+	kt_ready_user(fd, 1, 10, 0);
+	/* still registered while only ready */
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 1);
+	(void)get_one(fd);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
+	uk = ukevent_user(1, 10);
+	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_READY, &uk), 0);
+	KT_EXPECT_BROKEN(uk, ENOENT);
+	uk = ukevent_user(1, 10);
+	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_REMOVE, &uk), 0);
+	KT_EXPECT_BROKEN(uk, ENOENT);
+	/* the key can be added again */
+	kt_add_user(fd, 1, 10, KEVENT_REQ_ONESHOT);
+}
+
+/* Without ONESHOT the kevent stays, and fires once per READY/delivery. */
+TEST(level_persists)
+{
+	int fd = kt_queue();
+	struct ukevent buf[2], ev;
+
+	kt_add_user(fd, 1, 10, 0);
+	for (int i = 0; i < 20; i++) {
+		kt_ready_user(fd, 1, 10, i);
+		ev = get_one(fd);
+		KT_EXPECT_EQ(ev.ret_data[0], (__u32)i);
+		KT_EXPECT_EQ(ev.ret_data[1], 1);
+		/* waits for the next READY, not re-delivered by itself */
+		KT_EXPECT_EQ(kt_get_now(fd, buf, 2), 0);
+	}
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 1);
+	/* ET behaves the same for USER */
+	kt_add_user(fd, 2, 20, KEVENT_REQ_ET);
+	kt_ready_user(fd, 2, 20, 0);
+	(void)get_one(fd);
+	KT_EXPECT_EQ(kt_get_now(fd, buf, 2), 0);
+	kt_ready_user(fd, 2, 20, 0);
+	(void)get_one(fd);
+}
+
+/* Several READYs before delivery: one event, ret_data[1] counts them. */
+TEST(readies_coalesce)
+{
+	int fd = kt_queue();
+	struct ukevent buf[4], ev, batch[3];
+
+	kt_add_user(fd, 1, 10, 0);
+	for (int i = 0; i < 5; i++)
+		kt_ready_user(fd, 1, 10, 7);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_READY), 1);
+	ev = get_one(fd);
+	KT_EXPECT_EQ(ev.ret_data[0], 7);
+	KT_EXPECT_EQ(ev.ret_data[1], 5);
+	KT_EXPECT_EQ(kt_get_now(fd, buf, 4), 0);
+	/* the count restarts after a delivery */
+	kt_ready_user(fd, 1, 10, 7);
+	kt_ready_user(fd, 1, 10, 7);
+	ev = get_one(fd);
+	KT_EXPECT_EQ(ev.ret_data[1], 2);
+	/* three READY entries for it in one batch */
+	for (int i = 0; i < 3; i++) {
+		batch[i] = ukevent_user(1, 10);
+		batch[i].event = 7;
+	}
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_READY, 3, batch), 3);
+	ev = get_one(fd);
+	KT_EXPECT_EQ(ev.ret_data[1], 3);
+}
+
+/* ONESHOT readied many times: delivered once, then gone. */
+TEST(oneshot_coalesce)
+{
+	int fd = kt_queue();
+	struct ukevent buf[4], ev;
+
+	kt_add_user(fd, 1, 10, KEVENT_REQ_ONESHOT);
+	for (int i = 0; i < 3; i++)
+		kt_ready_user(fd, 1, 10, 1);
+	ev = get_one(fd);
+	KT_EXPECT_EQ(ev.ret_data[1], 3);
+	KT_EXPECT_EQ(kt_get_now(fd, buf, 4), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
+}
+
+/* Many USER kevents readied: each delivered exactly once. */
+TEST(many_kevents)
+{
+	enum { N = 3000 };
+	int fd = kt_queue(), total = 0, r;
+	static struct ukevent arr[N], buf[512];
+	static int seen[N];
+
+	for (int i = 0; i < N; i++)
+		arr[i] = ukevent_user(i, i * 3ull);
+	KT_ASSERT_EQ(kevent_ctl(fd, KEVENT_CTL_ADD, N, arr), 0);
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_READY, N, arr), N);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_READY), N);
+	while ((r = kt_get_now(fd, buf, 512)) > 0) {
+		for (int i = 0; i < r; i++) {
+			__u64 id = buf[i].id.raw_u64;
+
+			KT_ASSERT(id < N);
+			KT_EXPECT_EQ(buf[i].user_u64, id * 3);
+			seen[id]++;
+		}
+		total += r;
+	}
+	KT_EXPECT_EQ(r, 0);
+	KT_EXPECT_EQ(total, N);
+	for (int i = 0; i < N; i++)
+		if (seen[i] != 1)
+			kt_fail_at(__FILE__, __LINE__, "id %d seen %d times", i, seen[i]);
+}
+
+/* READY from several threads at once on one kevent: nothing lost. */
+struct hammer {
+	int fd, n;
+};
+
+static void *hammer_fn(void *arg)
+{
+	struct hammer *h = arg;
+
+	for (int i = 0; i < h->n; i++)
+		kt_ready_user(h->fd, 1, 10, 1);
+	return NULL;
+}
+
+TEST_TIMEOUT(concurrent_readies_counted, 120)
+{
+	enum { T = 4, N = 2000 };
+	struct hammer h = { kt_queue(), N };
+	long long total = 0, deadline = kt_mono_ns() + 90 * 1000000000LL;
+	pthread_t th[T];
+	struct ukevent buf[4];
+	int r;
+
+	kt_add_user(h.fd, 1, 10, 0);
+	for (int i = 0; i < T; i++)
+		KT_ASSERT(!pthread_create(&th[i], NULL, hammer_fn, &h));
+	while (total < (long long)T * N && kt_mono_ns() < deadline) {
+		r = kt_get_now(h.fd, buf, 4);
+		KT_ASSERT(r >= 0 && r <= 1);
+		if (r)
+			total += buf[0].ret_data[1];
+		else
+			sched_yield();
+	}
+	for (int i = 0; i < T; i++)
+		KT_ASSERT(kt_join(th[i], NULL, KT_SOON_MS));
+	r = kt_get_now(h.fd, buf, 4);
+	if (r == 1)
+		total += buf[0].ret_data[1];
+	KT_EXPECT_EQ(total, (long long)T * N);
+}
