@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kevent_herd - thundering herd avoidance (KEVENT_REQ_WAKEUP_ONE).
+ *
+ * T threads sleep in kevent_get_events(min 1) on one queue. Readying a
+ * WAKEUP_ONE kevent must wake exactly one of them: one thread returns with
+ * the event, the fdinfo wake-up counter grows by one, and no other thread
+ * even ran (its voluntary context switch count is unchanged). Without the
+ * flag every sleeper is woken (the counter grows by more than one) while
+ * still only one thread gets the event.
+ *
+ * Also: within one storage, while one WAKEUP_ONE kevent is ready the others
+ * are not marked.
+ */
+#include "kevent_test.h"
+
+#define T 8
+#define ROUNDS 50
+
+struct herd;
+
+struct herd_thread {
+	struct herd *h;
+	pthread_t th;
+	pid_t tid;
+	int returns;		/* times kevent_get_events() returned */
+	int events;		/* events it got */
+	int last_ret, last_err;
+	struct ukevent last;
+};
+
+struct herd {
+	int fd;
+	int stop;
+	struct herd_thread t[T];
+};
+
+static void *herd_fn(void *arg)
+{
+	struct herd_thread *t = arg;
+	struct __kernel_timespec ts = kevent_ts(600, 0);
+	struct ukevent ev;
+
+	__atomic_store_n(&t->tid, kt_gettid(), __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&t->h->stop, __ATOMIC_ACQUIRE)) {
+		int r = kevent_get_events(t->h->fd, 1, 1, &ts, &ev, 0);
+
+		t->last_err = r < 0 ? errno : 0;
+		t->last_ret = r;
+		if (r > 0) {
+			t->last = ev;
+			__atomic_add_fetch(&t->events, r, __ATOMIC_RELEASE);
+		}
+		__atomic_add_fetch(&t->returns, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static int total_returns(struct herd *h)
+{
+	int n = 0;
+
+	for (int i = 0; i < T; i++)
+		n += __atomic_load_n(&h->t[i].returns, __ATOMIC_ACQUIRE);
+	return n;
+}
+
+/* All T threads asleep in kevent_get_events (and counted as waiters). */
+static void wait_all_blocked(struct herd *h)
+{
+	long long deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
+	long long waiters;
+
+	for (int i = 0; i < T; i++) {
+		while (!__atomic_load_n(&h->t[i].tid, __ATOMIC_ACQUIRE))
+			kt_msleep(1);
+		if (!kt_wait_blocked(h->t[i].tid, __NR_kevent_get_events, KT_SOON_MS)) {
+			kt_fail_at(__FILE__, __LINE__, "thread %d not asleep (state %c, syscall %ld)",
+				   i, kt_thread_state(h->t[i].tid),
+				   kt_thread_syscall(h->t[i].tid));
+			kt_end_test();
+		}
+	}
+	/* if the kernel shows its waiter count, it must agree */
+	while ((waiters = kevent_fdinfo(h->fd, KFD_WAITERS)) >= 0 && waiters != T) {
+		if (kt_mono_ns() > deadline) {
+			kt_fail_at(__FILE__, __LINE__, "fdinfo waiters %lld, expected %d", waiters, T);
+			kt_end_test();
+		}
+		kt_msleep(1);
+	}
+}
+
+static void herd_start(struct herd *h, int fd)
+{
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	for (int i = 0; i < T; i++) {
+		h->t[i].h = h;
+		KT_ASSERT(!pthread_create(&h->t[i].th, NULL, herd_fn, &h->t[i]));
+	}
+	wait_all_blocked(h);
+}
+
+static void herd_stop(struct herd *h)
+{
+	__atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
+	KT_EXPECT_EQ(kevent_ctl(h->fd, KEVENT_CTL_READY, 0, NULL), 0);
+	for (int i = 0; i < T; i++)
+		if (!kt_join(h->t[i].th, NULL, KT_SOON_MS))
+			kt_fail_at(__FILE__, __LINE__, "thread %d did not leave after READY 0", i);
+}
+
+/* Wait until the threads have returned `want` times in total. */
+static bool wait_returns(struct herd *h, int want)
+{
+	long long deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
+
+	while (total_returns(h) < want) {
+		if (kt_mono_ns() > deadline)
+			return false;
+		kt_msleep(1);
+	}
+	return true;
+}
+
+struct round_result {
+	long long wakeups;	/* fdinfo wakeups delta */
+	int ran;		/* threads whose voluntary switch count moved */
+	int returned;		/* returns of kevent_get_events */
+	int got;		/* events received */
+};
+
+/*
+ * One round: all threads asleep, ready the given entries, wait for `expect`
+ * returns, wait for every thread to be asleep again, and measure.
+ */
+static struct round_result herd_round(struct herd *h, struct ukevent *uk, int n, int expect)
+{
+	long long nvcsw[T], w0, w1;
+	int r0 = total_returns(h), e0 = 0, e1 = 0;
+	struct round_result res = { 0 };
+
+	wait_all_blocked(h);
+	for (int i = 0; i < T; i++) {
+		nvcsw[i] = kt_thread_nvcsw(h->t[i].tid);
+		e0 += __atomic_load_n(&h->t[i].events, __ATOMIC_ACQUIRE);
+	}
+	w0 = kevent_fdinfo(h->fd, KFD_WAKEUPS);
+	KT_ASSERT_EQ(kevent_ctl(h->fd, KEVENT_CTL_READY, n, uk), n);
+	if (!wait_returns(h, r0 + expect)) {
+		kt_fail_at(__FILE__, __LINE__, "only %d of %d threads returned",
+			   total_returns(h) - r0, expect);
+		kt_end_test();
+	}
+	wait_all_blocked(h);
+	/* a woken thread is 'R' until it sleeps again; re-check after a pause */
+	kt_msleep(5);
+	wait_all_blocked(h);
+	w1 = kevent_fdinfo(h->fd, KFD_WAKEUPS);
+	for (int i = 0; i < T; i++) {
+		res.ran += kt_thread_nvcsw(h->t[i].tid) != nvcsw[i];
+		e1 += __atomic_load_n(&h->t[i].events, __ATOMIC_ACQUIRE);
+	}
+	res.wakeups = w1 - w0;
+	res.returned = total_returns(h) - r0;
+	res.got = e1 - e0;
+	return res;
+}
+
+TEST_TIMEOUT(wakeup_one_wakes_one, 300)
+{
+	struct herd h;
+	int fd = kt_queue(), bad = 0;
+	struct ukevent uk;
+
+	KT_ASSERT(kevent_fdinfo(fd, KFD_WAKEUPS) >= 0);
+	kt_add_user(fd, 1, 0x1234, KEVENT_REQ_WAKEUP_ONE);
+	herd_start(&h, fd);
+	for (int round = 0; round < ROUNDS && bad < 3; round++) {
+		struct round_result res;
+
+		uk = ukevent_user(1, 0x1234);
+		uk.event = round;
+		res = herd_round(&h, &uk, 1, 1);
+		if (res.returned != 1 || res.got != 1 || res.wakeups != 1 || res.ran != 1) {
+			kt_fail_at(__FILE__, __LINE__,
+				   "round %d: %d returned, %d events, wakeups +%lld, %d threads ran; expected 1 each",
+				   round, res.returned, res.got, res.wakeups, res.ran);
+			bad++;
+		}
+	}
+	/* every delivered event was the right one */
+	for (int i = 0; i < T; i++)
+		if (h.t[i].events) {
+			KT_EXPECT_EQ(h.t[i].last.user_u64, 0x1234);
+			KT_EXPECT_EQ(h.t[i].last_ret, 1);
+		}
+	int users = 0;
+
+	for (int i = 0; i < T; i++)
+		users += h.t[i].events > 0;
+	kt_log("%d rounds served by %d different threads", ROUNDS, users);
+	herd_stop(&h);
+}
+
+/* Two WAKEUP_ONE kevents (two storages) readied at once: two threads. */
+TEST_TIMEOUT(wakeup_one_two_events, 120)
+{
+	struct herd h;
+	int fd = kt_queue();
+	struct ukevent uk[2];
+	struct round_result res;
+
+	kt_add_user(fd, 1, 1, KEVENT_REQ_WAKEUP_ONE);
+	kt_add_user(fd, 2, 2, KEVENT_REQ_WAKEUP_ONE);
+	herd_start(&h, fd);
+	for (int round = 0; round < 10; round++) {
+		uk[0] = ukevent_user(1, 1);
+		uk[1] = ukevent_user(2, 2);
+		res = herd_round(&h, uk, 2, 2);
+		KT_EXPECT_EQ(res.returned, 2);
+		KT_EXPECT_EQ(res.got, 2);
+		KT_EXPECT_EQ(res.wakeups, 2);
+		KT_EXPECT_EQ(res.ran, 2);
+	}
+	herd_stop(&h);
+}
+
+/* Without the flag, all sleepers wake; still one gets the event. */
+TEST_TIMEOUT(without_flag_wakes_all, 240)
+{
+	struct herd h;
+	int fd = kt_queue();
+	struct ukevent uk;
+
+	kt_add_user(fd, 1, 0x5678, 0);
+	herd_start(&h, fd);
+	for (int round = 0; round < 10; round++) {
+		struct round_result res;
+
+		uk = ukevent_user(1, 0x5678);
+		res = herd_round(&h, &uk, 1, 1);
+		kt_log("round %d: %d threads blocked, wakeups +%lld, %d threads ran, %d returned",
+		       round, T, res.wakeups, res.ran, res.returned);
+		KT_EXPECT_EQ(res.returned, 1);
+		KT_EXPECT_EQ(res.got, 1);
+		KT_EXPECT(res.wakeups > 1);
+		KT_EXPECT(res.ran > 1);
+	}
+	herd_stop(&h);
+}
+
+/*
+ * One storage (one file through two fds): while one WAKEUP_ONE kevent of it
+ * is ready, the other is not marked.
+ */
+TEST(wakeup_one_per_storage)
+{
+	int q = kt_queue(), p[2], d;
+	struct ukevent uk[2], buf[4];
+
+	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	d = dup(p[0]);
+	KT_ASSERT(d >= 0);
+	uk[0] = ukevent_poll(p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE | KEVENT_REQ_ET);
+	uk[1] = ukevent_poll(d, POLLIN, KEVENT_REQ_WAKEUP_ONE | KEVENT_REQ_ET);
+	KT_ASSERT_EQ(kevent_ctl(q, KEVENT_CTL_ADD, 2, uk), 0);
+	KT_ASSERT(write(p[1], "x", 1) == 1);
+	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_READY), 1);
+	KT_ASSERT(write(p[1], "y", 1) == 1);
+	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_READY), 1);
+	KT_EXPECT_EQ(kt_get_now(q, buf, 4), 1);
+	/* delivered: the storage may mark one again on the next write */
+	KT_ASSERT(write(p[1], "z", 1) == 1);
+	KT_EXPECT_EQ(kt_get_now(q, buf, 4), 1);
+
+	/* without the flag both are marked */
+	int q2 = kt_queue();
+
+	uk[0] = ukevent_poll(p[0], POLLIN, KEVENT_REQ_ET);
+	uk[1] = ukevent_poll(d, POLLIN, KEVENT_REQ_ET);
+	KT_ASSERT_EQ(kevent_ctl(q2, KEVENT_CTL_ADD, 2, uk), 0);
+	KT_ASSERT(write(p[1], "x", 1) == 1);
+	KT_EXPECT_EQ(kt_get_now(q2, buf, 4), 2);
+}
+
+/* USER kevents each own a storage: two WAKEUP_ONE ones are both marked. */
+TEST(wakeup_one_user_storages_independent)
+{
+	int q = kt_queue();
+	struct ukevent buf[4];
+
+	kt_add_user(q, 1, 0, KEVENT_REQ_WAKEUP_ONE);
+	kt_add_user(q, 2, 0, KEVENT_REQ_WAKEUP_ONE);
+	kt_ready_user(q, 1, 0, 0);
+	kt_ready_user(q, 2, 0, 0);
+	KT_EXPECT_EQ(kt_get_now(q, buf, 4), 2);
+}
