@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kevent - internal interfaces shared by the core, the queue, the ring and
+ * the storages (event sources).
+ *
+ * Vocabulary (see core.c for the full picture and the locking rules):
+ *
+ *  - a *queue* (struct kevent_queue) is what a kevent file descriptor
+ *    refers to: a tree of registered kevents, a FIFO list of ready ones,
+ *    the waiters and, optionally, a user-space ring;
+ *  - a *kevent* (struct kevent) is one registered request of a queue;
+ *  - a *storage* (struct kevent_storage) is where an event source keeps the
+ *    kevents that watch it; sources report through kevent_storage_ready();
+ *  - a storage *type* (struct kevent_callbacks) gives the per-type
+ *    operations, one set per KEVENT_* type.
+ */
+#ifndef _KEVENT_KEVENT_H
+#define _KEVENT_KEVENT_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
+#include <uapi/linux/kevent.h>
+
+struct kevent;
+struct kevent_queue;
+struct seq_file;
+
+/*
+ * struct kevent.flags, protected by the owning queue's ready_lock (which
+ * is always taken inside the kevent's storage lock).
+ */
+#define KEVENT_F_READY		0x01	/* linked on queue->ready_list */
+#define KEVENT_F_INFLIGHT	0x02	/* taken off the list, being delivered */
+#define KEVENT_F_PENDING	0x04	/* fired again while INFLIGHT */
+#define KEVENT_F_RECHECK	0x08	/* readied without a mask: poll again */
+#define KEVENT_F_COUNTED_ONE	0x10	/* counted in storage->ready_one */
+#define KEVENT_F_DEAD		0x20	/* unlinked from its storage */
+
+/* Return values of kevent_callbacks.callback. */
+#define KEVENT_CB_NOT_READY	0
+#define KEVENT_CB_READY		1
+#define KEVENT_CB_RECHECK	2	/* ready, mask unknown: check at dequeue */
+
+/**
+ * typedef kevent_callback_t - per-kevent hook of kevent_storage_ready()
+ * @k: a kevent of the storage being readied
+ *
+ * Called with the storage lock held (any context, interrupts off) before
+ * the type callback; a return value <= 0 leaves @k alone.
+ */
+typedef int (*kevent_callback_t)(struct kevent *k);
+
+/**
+ * struct kevent_storage - an event source's list of watching kevents
+ * @lock: protects @list, @ready_one and the type data of the kevents on
+ *	  @list (their ret_data, fired count, event and req_flags). IRQ-safe:
+ *	  timers and wait-queue callbacks take it from interrupt context.
+ * @list: kevents watching this source (struct kevent.storage_entry)
+ * @ready_one: number of KEVENT_REQ_WAKEUP_ONE kevents of this storage that
+ *	       are ready; while non-zero, no other WAKEUP_ONE kevent of the
+ *	       storage is marked ready (thundering-herd avoidance)
+ * @origin: the object the storage belongs to (for diagnostics)
+ */
+struct kevent_storage {
+	spinlock_t lock;
+	struct list_head list;
+	unsigned int ready_one;
+	void *origin;
+};
+
+/**
+ * struct kevent_callbacks - operations of one storage type
+ * @validate: check the type-specific fields of a request (ADD and MODIFY);
+ *	      0 or a negative errno. Process context.
+ * @enqueue: attach a new kevent to its source: set k->st with
+ *	     kevent_storage_add() and arm the source. Returns a negative
+ *	     errno, 0 if registered and not ready, or a positive ready mask if
+ *	     the kevent is ready right away (the core then completes or
+ *	     queues it). Process context, queue mutex held. On error the
+ *	     type must have undone everything but @destroy's part.
+ * @dequeue: detach from the source (stop it, kevent_storage_del()). After
+ *	     it returns no callback of the source may reach the kevent.
+ *	     Process context, queue mutex held.
+ * @destroy: release what @enqueue allocated; called on the last reference,
+ *	     in process context. Must cope with a failed @enqueue.
+ * @callback: the source fired with @event: update the kevent's ret_data
+ *	      and say whether it is ready (KEVENT_CB_*). Storage lock held,
+ *	      any context: must not sleep and must not call into the source.
+ * @check: process-context readiness check (KEVENT_REQ_LAST_CHECK, level
+ *	   triggered re-arm, MODIFY). Returns the ready mask, 0 if not ready.
+ *	   NULL means "always ready once fired".
+ * @modify: the request's event/req_flags were changed by MODIFY; returns
+ *	    a ready mask (> 0) if the kevent must be readied now. Optional.
+ */
+struct kevent_callbacks {
+	int (*validate)(const struct ukevent *uk);
+	int (*enqueue)(struct kevent *k);
+	void (*dequeue)(struct kevent *k);
+	void (*destroy)(struct kevent *k);
+	int (*callback)(struct kevent *k, u32 event);
+	u32 (*check)(struct kevent *k);
+	u32 (*modify)(struct kevent *k);
+};
+
+/**
+ * struct kevent - one registered request
+ * @node: in queue->tree, keyed by (type, id); queue->mutex
+ * @storage_entry: in st->list; st->lock
+ * @ready_entry: in queue->ready_list; queue->ready_lock
+ * @event: the request as given by the user; event, req_flags, ret_flags and
+ *	   ret_data change under st->lock, the rest is immutable
+ * @flags: KEVENT_F_*; queue->ready_lock
+ * @fired: notifications since the last delivery; st->lock
+ * @refcnt: one reference for the queue tree, one per in-flight delivery
+ * @queue: the owning queue; immutable
+ * @st: the storage the kevent watches; set once by the type's enqueue
+ * @cb: the type's operations; immutable
+ * @priv: type-private data (timer, poll storage, ...)
+ */
+struct kevent {
+	struct rb_node node;
+	struct list_head storage_entry;
+	struct list_head ready_entry;
+	struct ukevent event;
+	unsigned int flags;
+	u32 fired;
+	refcount_t refcnt;
+	struct kevent_queue *queue;
+	struct kevent_storage *st;
+	const struct kevent_callbacks *cb;
+	void *priv;
+};
+
+/**
+ * struct kevent_ring_state - kernel view of a user ring (see ring.c)
+ * @size: number of entries, 0 if the queue has no ring
+ * @kidx: next slot the kernel writes
+ * @kover: times @kidx wrapped around (the user-visible ring_over)
+ * @uidx: first slot not yet committed by the user
+ * @uover: times @uidx wrapped around
+ */
+struct kevent_ring_state {
+	u32 size;
+	u32 kidx;
+	u32 kover;
+	u32 uidx;
+	u32 uover;
+};
+
+struct kevent_user_account;
+
+/**
+ * struct kevent_stats - counters shown in fdinfo
+ * @added: kevents registered by ADD
+ * @removed: kevents unregistered (REMOVE, ONESHOT delivery, close)
+ * @marked_ready: times a kevent was put on the ready list
+ * @delivered: events copied to user space
+ * @wakeups: times a waiting thread was actually woken
+ */
+struct kevent_stats {
+	atomic_long_t added;
+	atomic_long_t removed;
+	atomic_long_t marked_ready;
+	atomic_long_t delivered;
+	atomic_long_t wakeups;
+};
+
+/**
+ * struct kevent_queue - a kevent file's private data
+ * @mutex: serializes kevent_ctl(), protects @tree and @kevent_num
+ * @tree: registered kevents keyed by (type, id.raw_u64)
+ * @kevent_num: number of kevents in @tree
+ * @ready_lock: IRQ-safe; protects @ready_list, @ready_num and kevent flags
+ * @ready_list: FIFO of ready kevents
+ * @ready_num: length of @ready_list (read locklessly by waiters)
+ * @wq: threads waiting for events (exclusive) and pollers of the queue fd
+ * @space_wq: kevent_wait() callers waiting for free ring slots
+ * @kick: bumped by KEVENT_CTL_READY with num == 0: waiters leave
+ * @waiters: threads sleeping in kevent_get_events()/kevent_wait()
+ * @ring_mutex: protects @rs and writes to the user ring
+ * @ring: the user ring, NULL if none; immutable
+ * @rs: ring indexes
+ * @ring_free: free ring slots, a lockless hint for waiters
+ * @account: per-user accounting of registered kevents; immutable
+ * @stat: counters for fdinfo
+ */
+struct kevent_queue {
+	struct mutex mutex;
+	struct rb_root tree;
+	unsigned int kevent_num;
+
+	spinlock_t ready_lock;
+	struct list_head ready_list;
+	unsigned int ready_num;
+
+	wait_queue_head_t wq;
+	wait_queue_head_t space_wq;
+	atomic_t kick;
+	atomic_t waiters;
+
+	struct mutex ring_mutex;
+	struct kevent_ring __user *ring;
+	struct kevent_ring_state rs;
+	u32 ring_free;
+
+	struct kevent_user_account *account;
+	struct kevent_stats stat;
+};
+
+/* core.c: kevents, storages, the ready list */
+const struct kevent_callbacks *kevent_type_callbacks(u32 type);
+struct kevent *kevent_alloc(struct kevent_queue *q, const struct ukevent *uk,
+			    const struct kevent_callbacks *cb);
+void kevent_get(struct kevent *k);
+void kevent_put(struct kevent *k);
+void kevent_storage_init(struct kevent_storage *st, void *origin);
+void kevent_storage_add(struct kevent_storage *st, struct kevent *k);
+void kevent_storage_del(struct kevent_storage *st, struct kevent *k);
+int kevent_storage_ready(struct kevent_storage *st,
+			 kevent_callback_t ready_callback, u32 event);
+int kevent_ready(struct kevent *k, u32 event);
+struct kevent *kevent_dequeue_ready(struct kevent_queue *q,
+				    struct ukevent *uk);
+void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
+			    const struct ukevent *uk, bool copied);
+void kevent_queue_kick(struct kevent_queue *q);
+
+/* queue.c: the queue object, its tree and its file */
+extern const struct file_operations kevent_fops;
+struct kevent_queue *kevent_queue_alloc(void);
+void kevent_queue_destroy(struct kevent_queue *q);
+struct kevent_queue *kevent_queue_from_file(struct file *file);
+bool kevent_file_is_queue(const struct file *file);
+int kevent_key_cmp(u32 type, u64 id, const struct kevent *k);
+bool kevent_matches(const struct kevent *k, const struct ukevent *uk);
+struct kevent *kevent_lookup(struct kevent_queue *q, u32 type, u64 id);
+int kevent_queue_link(struct kevent_queue *q, struct kevent *k);
+void kevent_remove(struct kevent_queue *q, struct kevent *k);
+int kevent_queue_add(struct kevent_queue *q, struct ukevent *uk);
+int kevent_queue_modify(struct kevent_queue *q, const struct ukevent *uk);
+int kevent_queue_remove(struct kevent_queue *q, const struct ukevent *uk);
+int kevent_queue_ready(struct kevent_queue *q, const struct ukevent *uk);
+
+/* syscalls.c: waiting */
+
+/**
+ * struct kevent_timeout - a parsed timeout argument
+ * @expires: absolute expiry on @clock
+ * @to: &@expires, or NULL to wait forever
+ * @clock: CLOCK_MONOTONIC (relative timeouts) or CLOCK_REALTIME (ABSTIME)
+ * @poll: zero relative timeout: never sleep
+ */
+struct kevent_timeout {
+	ktime_t expires;
+	ktime_t *to;
+	clockid_t clock;
+	bool poll;
+};
+
+#define KEVENT_WAIT_KICKED	2
+
+int kevent_get_timeout(const struct __kernel_timespec __user *uts,
+		       unsigned int flags, struct kevent_timeout *t);
+int kevent_wait_events(struct kevent_queue *q, unsigned int min_nr,
+		       bool need_space, struct kevent_timeout *t, int kick);
+
+/* ring.c: ring index arithmetic */
+u32 kevent_ring_used(const struct kevent_ring_state *rs);
+u32 kevent_ring_space(const struct kevent_ring_state *rs);
+void kevent_ring_advance(struct kevent_ring_state *rs);
+long kevent_ring_commit(struct kevent_ring_state *rs, u32 new_idx, u32 over);
+
+/* limits.c: sysctls and per-user accounting */
+extern unsigned int kevent_max_ring_entries;
+struct kevent_user_account *kevent_account_get(kuid_t uid);
+void kevent_account_put(struct kevent_user_account *acct);
+int kevent_account_charge(struct kevent_user_account *acct);
+void kevent_account_uncharge(struct kevent_user_account *acct);
+
+/* The storage types, defined by storage_*.c. */
+extern const struct kevent_callbacks kevent_user_callbacks;
+extern const struct kevent_callbacks kevent_timer_callbacks;
+extern const struct kevent_callbacks kevent_poll_callbacks;
+
+#endif /* _KEVENT_KEVENT_H */
