@@ -56,5 +56,5 @@ check exec_status_is_passed_through 7 "" -- --exec 'exit 7' --timeout 120
 check exec_uname_is_6_12 0 '^6\.12\.[0-9]+' -- --exec 'uname -r' --timeout 120
 check share_runs_host_binary 3 'hello from the host share' -- \
 	--share "$work" --exec "$work/hello" --timeout 120
-check hung_guest_times_out 124 'timed out' -- --exec 'sleep 100000' --timeout 25
+check hung_guest_times_out 124 'timed out' -- --exec "sleep 100000" --timeout 15
 [ "$failed" = 0 ]

@@ -71,3 +71,10 @@ sync_file() {
 nproc_jobs() {
 	nproc 2>/dev/null || echo 2
 }
+
+# KVM needs an openable /dev/kvm *and* hardware virtualisation visible to this
+# machine: some sandboxes have the device node but no vmx/svm, and a KVM guest
+# there never runs a single instruction.
+kvm_usable() {
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo
+}

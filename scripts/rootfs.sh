@@ -33,9 +33,14 @@ inputs() {
 	return 0
 }
 
-want=$(inputs | while read -r src dst; do
-	echo "$dst $(sha256sum <"$src" | cut -d' ' -f1)"
-done | sha256sum | cut -d' ' -f1)
+# The stamp covers this script too: a change in how the image is packed
+# repacks it.
+want=$( (
+	sha256sum <"$0"
+	inputs | while read -r src dst; do
+		echo "$dst $(sha256sum <"$src" | cut -d' ' -f1)"
+	done
+) | sha256sum | cut -d' ' -f1)
 if [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$want" ]; then
 	exit 0
 fi
@@ -57,6 +62,8 @@ spec=$KLAB_BUILD/rootfs/initramfs.list
 	echo "dir /tmp 1777 0 0"
 	echo "nod /dev/console 0600 0 0 c 5 1"
 	echo "nod /dev/null 0666 0 0 c 1 3"
+	# init is a busybox sh script: sh must exist before busybox --install.
+	echo "slink /bin/sh busybox 0777 0 0"
 	inputs | while read -r src dst; do
 		case "$dst" in
 		etc/*) mode=0644 ;;

@@ -81,7 +81,7 @@ elif [ "$have_exec" = 1 ]; then
 fi
 
 if [ -z "$accel" ]; then
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	if kvm_usable; then
 		accel=kvm
 	else
 		accel=tcg

@@ -25,7 +25,7 @@ stage rootfs "initramfs with the test programs"
 "$scripts/rootfs.sh"
 
 accel=tcg
-[ -r /dev/kvm ] && [ -w /dev/kvm ] && accel=kvm
+kvm_usable && accel=kvm
 
 : >"$host_ktap"
 if [ "${HOST:-1}" != 0 ]; then
@@ -60,5 +60,25 @@ case "$rc" in
 125) extra="guest ended without reporting a status: panic? (console: $console)" ;;
 *) extra="guest runner exited $rc (console: $console)" ;;
 esac
-cat "$host_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
+# The guest's KTAP must also satisfy the kernel's own parser.
+kunit_py=$KLAB_SRC/tools/testing/kunit/kunit.py
+parse_ktap=$results/kunit-parse.ktap
+{
+	echo "KTAP version 1"
+	echo "1..1"
+	if python3 "$kunit_py" parse "$console" >"$results/kunit-parse.log" 2>&1 ||
+		grep -q 'Testing complete' "$results/kunit-parse.log"; then
+		if grep -qE 'ERROR|CRASHED|could not parse' "$results/kunit-parse.log"; then
+			grep -E 'ERROR|CRASHED|could not parse' "$results/kunit-parse.log" | head -n 5 | sed 's/^/# /'
+			echo "not ok 1 host_ktap.guest_ktap_parses_with_kunit_py"
+		else
+			echo "ok 1 host_ktap.guest_ktap_parses_with_kunit_py"
+		fi
+	else
+		tail -n 5 "$results/kunit-parse.log" | sed 's/^/# /'
+		echo "not ok 1 host_ktap.guest_ktap_parses_with_kunit_py"
+	fi
+} >"$parse_ktap"
+
+cat "$host_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
 	-f "$scripts/ktap-summary.awk"
