@@ -82,6 +82,14 @@ prepare() {
 	patches
 }
 
+locked_prepare() {
+	mkdir -p "$KLAB_BUILD"
+	(
+		flock 8
+		prepare
+	) 8>"$KLAB_BUILD/.src.lock"
+}
+
 fragments() {
 	echo "$KLAB_ROOT/kernel/configs/lab.config"
 	echo "$KLAB_ROOT/kernel/configs/kevent.config"
@@ -133,12 +141,13 @@ config() {
 
 build() {
 	mkdir -p "$KLAB_BUILD" "$KLAB_LOGS"
-	# One build at a time per build directory (several make targets, or a
-	# developer and a helper, may ask at once).
-	exec 9>"$KLAB_BUILD/.kernel.lock"
+	# One build at a time per variant (several make targets or developers
+	# may ask at once); the shared source tree is only locked while it is
+	# being updated, so the lab and debug variants can build side by side.
+	exec 9>"$KLAB_BUILD/.obj-$KLAB_VARIANT.lock"
 	flock 9
 	stage prepare "$KLAB_SRC"
-	prepare
+	locked_prepare
 	config
 	local log=$KLAB_LOGS/build-$KLAB_VARIANT.log start
 	start=$(date +%s)
@@ -148,9 +157,10 @@ build() {
 }
 
 check() {
-	exec 9>"$KLAB_BUILD/.kernel.lock"
+	mkdir -p "$KLAB_BUILD" "$KLAB_LOGS"
+	exec 9>"$KLAB_BUILD/.obj-$KLAB_VARIANT.lock"
 	flock 9
-	prepare
+	locked_prepare
 	config
 	local f rc=0 log=$KLAB_LOGS/check.log
 	: >"$log"
@@ -175,8 +185,8 @@ check() {
 }
 
 case "${1:-build}" in
-prepare) prepare ;;
-config) prepare && config ;;
+prepare) locked_prepare ;;
+config) locked_prepare && config ;;
 build) build ;;
 check) check ;;
 *) die "usage: $0 prepare|config|build|check" ;;
