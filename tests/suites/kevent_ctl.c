@@ -109,11 +109,12 @@ TEST(modify_rechecks)
 	struct ukevent uk, out[2];
 
 	readable_pipe(p);
-	uk = ukevent_poll(p[0], POLLPRI, 0);	/* never ready on a pipe */
+	/* edge triggered: only the re-check at MODIFY can make it ready */
+	uk = ukevent_poll(p[0], POLLPRI, KEVENT_REQ_ET);	/* never on a pipe */
 	uk.user_u64 = 7;
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_ADD, &uk), 0);
 	KT_EXPECT_EQ(drain(fd, out, 2), 0);
-	uk = ukevent_poll(p[0], POLLIN, 0);
+	uk = ukevent_poll(p[0], POLLIN, KEVENT_REQ_ET);
 	uk.user_u64 = 7;
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_MODIFY, &uk), 1);
 	KT_EXPECT_DONE(uk);
@@ -121,6 +122,7 @@ TEST(modify_rechecks)
 	KT_EXPECT_EQ(out[0].id.raw[0], (__u32)p[0]);
 	KT_EXPECT_EQ(out[0].user_u64, 7);
 	KT_EXPECT(out[0].ret_data[0] & POLLIN);
+	KT_EXPECT_EQ(drain(fd, out, 2), 0);
 }
 
 TEST(ready_one)

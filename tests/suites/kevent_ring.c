@@ -510,6 +510,7 @@ TEST(unmapped_ring_efault)
 	KT_EXPECT_EQ(kevent_ring_kidx(q.ring), 1);
 	KT_EXPECT_EQ(q.ring->event[0].id.raw_u64, 0);
 	KT_EXPECT_EQ(q.ring->event[0].user_u64, 1000);
+	q.read = 1;
 	/* and get_events still works on the queue */
 	KT_ASSERT_OK(munmap(q.ring, len));
 	ready_users(q.fd, 1, 1);
