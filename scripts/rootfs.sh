@@ -24,6 +24,9 @@ inputs() {
 	echo "$KLAB_ROOT/rootfs/etc/group etc/group"
 	echo "$KLAB_ROOT/tests/bin/klab-run-tests bin/klab-run-tests"
 	local f
+	for f in "$KLAB_ROOT"/rootfs/bin/*; do
+		[ -f "$f" ] && echo "$f bin/$(basename "$f")"
+	done
 	for f in "$KLAB_ROOT"/tests/bin/suites/*; do
 		[ -f "$f" ] && echo "$f tests/suites/$(basename "$f")"
 	done
