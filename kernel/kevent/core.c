@@ -474,26 +474,10 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 	return NULL;
 }
 
-/**
- * kevent_finish_delivery() - decide what happens to a dequeued kevent
- * @q: the queue
- * @k: a kevent returned by kevent_dequeue_ready()
- * @uk: the snapshot that was (or was not) copied
- * @copied: whether user space got @uk
- *
- * Not copied: @k goes back to the head of the ready list, with its firing
- * count intact and KEVENT_RET_COPY_FAILED set, so nothing is lost.
- * Copied: the delivered firings are subtracted; then a ONESHOT kevent is
- * removed, a kevent that fired again during the delivery is requeued, a
- * level-triggered one with a check (POLL) is checked again and requeued if
- * still ready, and an edge-triggered one waits for its next notification.
- *
- * Context: process; takes @q->mutex for ONESHOT removal.
- */
-void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
-			    const struct ukevent *uk, bool copied)
+static void __kevent_finish(struct kevent_queue *q, struct kevent *k,
+			    u32 fired, u32 req_flags, bool copied)
 {
-	bool oneshot = copied && (uk->req_flags & KEVENT_REQ_ONESHOT);
+	bool oneshot = copied && (req_flags & KEVENT_REQ_ONESHOT);
 	struct kevent_storage *st = k->st;
 	bool requeued = false, dead;
 	unsigned long flags;
@@ -501,7 +485,7 @@ void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
 
 	spin_lock_irqsave(&st->lock, flags);
 	if (copied) {
-		k->fired -= min(k->fired, uk->ret_data[1]);
+		k->fired -= min(k->fired, fired);
 		k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
 	} else {
 		k->event.ret_flags |= KEVENT_RET_COPY_FAILED;
@@ -532,12 +516,71 @@ void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
 		kevent_remove(q, k);
 		mutex_unlock(&q->mutex);
 	} else if (copied && !requeued && !dead && k->cb->check &&
-		   !(uk->req_flags & KEVENT_REQ_ET)) {
+		   !(req_flags & KEVENT_REQ_ET)) {
 		mask = k->cb->check(k);
 		if (mask)
 			kevent_ready(k, mask);
 	}
 	kevent_put(k);
+}
+
+/**
+ * kevent_finish_delivery() - decide what happens to a dequeued kevent
+ * @q: the queue
+ * @k: a kevent returned by kevent_dequeue_ready()
+ * @uk: the snapshot that was (or was not) copied
+ * @copied: whether user space got @uk
+ *
+ * Not copied: @k goes back to the head of the ready list, with its firing
+ * count intact and KEVENT_RET_COPY_FAILED set, so nothing is lost.
+ * Copied: the delivered firings are subtracted; then a ONESHOT kevent is
+ * removed, a kevent that fired again during the delivery is requeued, a
+ * level-triggered one with a check (POLL) is checked again and requeued if
+ * still ready, and an edge-triggered one waits for its next notification.
+ *
+ * Context: process; takes @q->mutex for ONESHOT removal.
+ */
+void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
+			    const struct ukevent *uk, bool copied)
+{
+	__kevent_finish(q, k, uk->ret_data[1], uk->req_flags, copied);
+}
+
+/**
+ * kevent_defer_delivery() - record a successful copy, finish it later
+ * @k: a kevent returned by kevent_dequeue_ready(), copied to user space
+ * @uk: the snapshot that was copied
+ * @batch: the caller's list of delivered kevents
+ *
+ * A system call delivers each kevent at most once: kevents that are
+ * requeued after delivery (level triggered and still ready, or fired again
+ * meanwhile) must not be seen again by the same call, so the calls finish
+ * their deliveries only after the copy loop, with kevent_finish_deferred().
+ * While INFLIGHT, @k's ready_entry is free to link it on @batch.
+ */
+void kevent_defer_delivery(struct kevent *k, const struct ukevent *uk,
+			   struct list_head *batch)
+{
+	k->snap_fired = uk->ret_data[1];
+	k->snap_req_flags = uk->req_flags;
+	list_add_tail(&k->ready_entry, batch);
+}
+
+/**
+ * kevent_finish_deferred() - finish the deliveries of a batch
+ * @q: the queue
+ * @batch: kevents given to kevent_defer_delivery()
+ *
+ * Context: process; see kevent_finish_delivery().
+ */
+void kevent_finish_deferred(struct kevent_queue *q, struct list_head *batch)
+{
+	struct kevent *k, *next;
+
+	list_for_each_entry_safe(k, next, batch, ready_entry) {
+		list_del_init(&k->ready_entry);
+		__kevent_finish(q, k, k->snap_fired, k->snap_req_flags, true);
+	}
 }
 
 /**

@@ -114,11 +114,14 @@ struct kevent_callbacks {
  * struct kevent - one registered request
  * @node: in queue->tree, keyed by (type, id); queue->mutex
  * @storage_entry: in st->list; st->lock
- * @ready_entry: in queue->ready_list; queue->ready_lock
+ * @ready_entry: in queue->ready_list; queue->ready_lock. While INFLIGHT,
+ *		 owned by the delivering thread (batch of delivered kevents)
  * @event: the request as given by the user; event, req_flags, ret_flags and
  *	   ret_data change under st->lock, the rest is immutable
  * @flags: KEVENT_F_*; queue->ready_lock
  * @fired: notifications since the last delivery; st->lock
+ * @snap_fired: while INFLIGHT and delivered, @fired as copied to the user
+ * @snap_req_flags: while INFLIGHT and delivered, req_flags as copied
  * @refcnt: one reference for the queue tree, one per in-flight delivery
  * @queue: the owning queue; immutable
  * @st: the storage the kevent watches; set once by the type's enqueue
@@ -132,6 +135,8 @@ struct kevent {
 	struct ukevent event;
 	unsigned int flags;
 	u32 fired;
+	u32 snap_fired;
+	u32 snap_req_flags;
 	refcount_t refcnt;
 	struct kevent_queue *queue;
 	struct kevent_storage *st;
@@ -231,6 +236,9 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q,
 				    struct ukevent *uk);
 void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
 			    const struct ukevent *uk, bool copied);
+void kevent_defer_delivery(struct kevent *k, const struct ukevent *uk,
+			   struct list_head *batch);
+void kevent_finish_deferred(struct kevent_queue *q, struct list_head *batch);
 void kevent_queue_kick(struct kevent_queue *q);
 
 /* queue.c: the queue object, its tree and its file */

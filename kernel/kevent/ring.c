@@ -113,10 +113,11 @@ static int kevent_ring_fill(struct kevent_queue *q, unsigned int num)
 {
 	struct kevent_ring __user *ring = q->ring;
 	struct kevent_ring_state next;
+	LIST_HEAD(batch);
 	struct ukevent uk;
 	struct kevent *k;
 	unsigned int i, n;
-	bool copied;
+	int ret = 0;
 	struct {
 		u32 kidx;
 		u32 over;
@@ -132,16 +133,18 @@ static int kevent_ring_fill(struct kevent_queue *q, unsigned int num)
 		kevent_ring_advance(&next);
 		hdr.kidx = next.kidx;
 		hdr.over = next.kover;
-		copied = !copy_to_user(&ring->event[q->rs.kidx], &uk,
-				       sizeof(uk)) &&
-			 !copy_to_user(ring, &hdr, sizeof(hdr));
-		kevent_finish_delivery(q, k, &uk, copied);
-		if (!copied)
-			return i ? i : -EFAULT;
+		if (copy_to_user(&ring->event[q->rs.kidx], &uk, sizeof(uk)) ||
+		    copy_to_user(ring, &hdr, sizeof(hdr))) {
+			kevent_finish_delivery(q, k, &uk, false);
+			ret = -EFAULT;
+			break;
+		}
+		kevent_defer_delivery(k, &uk, &batch);
 		q->rs = next;
 		WRITE_ONCE(q->ring_free, kevent_ring_space(&next));
 	}
-	return i;
+	kevent_finish_deferred(q, &batch);
+	return i ? i : ret;
 }
 
 SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,

@@ -121,6 +121,7 @@ int kevent_wait_events(struct kevent_queue *q, unsigned int min_nr,
 
 	init_waitqueue_func_entry(&w.wait, kevent_wake_function);
 	w.wait.private = current;
+	INIT_LIST_HEAD(&w.wait.entry);
 	atomic_inc(&q->waiters);
 	for (;;) {
 		wqh = kevent_pick_wq(q, need_space);
@@ -294,26 +295,30 @@ SYSCALL_DEFINE4(kevent_ctl, int, fd, unsigned int, cmd, unsigned int, num,
 
 /*
  * Copy up to @max_nr ready events to @buf. An event that cannot be copied
- * goes back to the head of the ready list.
+ * goes back to the head of the ready list; -EFAULT if it was the first.
  */
 static int kevent_copy_events(struct kevent_queue *q,
 			      struct ukevent __user *buf, unsigned int max_nr)
 {
+	LIST_HEAD(batch);
 	struct ukevent uk;
 	struct kevent *k;
+	bool fault = false;
 	unsigned int i;
-	bool copied;
 
 	for (i = 0; i < max_nr; i++) {
 		k = kevent_dequeue_ready(q, &uk);
 		if (!k)
 			break;
-		copied = !copy_to_user(buf + i, &uk, sizeof(uk));
-		kevent_finish_delivery(q, k, &uk, copied);
-		if (!copied)
-			return i ? i : -EFAULT;
+		if (copy_to_user(buf + i, &uk, sizeof(uk))) {
+			kevent_finish_delivery(q, k, &uk, false);
+			fault = true;
+			break;
+		}
+		kevent_defer_delivery(k, &uk, &batch);
 	}
-	return i;
+	kevent_finish_deferred(q, &batch);
+	return !i && fault ? -EFAULT : i;
 }
 
 SYSCALL_DEFINE6(kevent_get_events, int, fd, unsigned int, min_nr,
