@@ -297,3 +297,28 @@ TEST(cancel_many_waiters)
 	KT_EXPECT_EQ(kevent_get_events(fd, K, K, &ts, buf, 0), K);
 	check_each_once(buf, K);
 }
+
+/* Cancelled while sleeping for space in a full ring: nothing lost either. */
+TEST(cancel_in_wait_full_ring)
+{
+	const unsigned int size = 4;
+	struct kevent_ring *ring = kevent_ring_alloc(size);
+	int fd = queue_with_users(ring, size), n;
+	struct __kernel_timespec ts = kevent_ts(5, 0);
+	struct ukevent got[4 * K];
+	struct kt_waiter w;
+
+	ready_all(fd);
+	/* fill the ring; the remaining K - size stay queued */
+	KT_ASSERT_EQ(kevent_wait(fd, size, 0, &ts, 0), (int)size);
+	kt_waiter_init(&w, fd, KT_WAIT_RING);
+	w.async_cancel = true;
+	w.infinite = true;
+	w.max_nr = size;
+	w.old_uidx = 0;		/* kidx wrapped to 0: current view */
+	KT_ASSERT(kt_waiter_start_blocked(&w));
+	kill_waiter(&w, BY_CANCEL);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_READY), K - size);
+	n = ring_collect(fd, ring, size, got, K);
+	check_each_once(got, n);
+}

@@ -32,8 +32,14 @@ struct herd_thread {
 struct herd {
 	int fd;
 	int stop;
+	struct kevent_ring *ring;	/* threads use kevent_wait() if set */
 	struct herd_thread t[T];
 };
+
+static long herd_nr(const struct herd *h)
+{
+	return h->ring ? __NR_kevent_wait : __NR_kevent_get_events;
+}
 
 static void *herd_fn(void *arg)
 {
@@ -43,12 +49,17 @@ static void *herd_fn(void *arg)
 
 	__atomic_store_n(&t->tid, kt_gettid(), __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&t->h->stop, __ATOMIC_ACQUIRE)) {
-		int r = kevent_get_events(t->h->fd, 1, 1, &ts, &ev, 0);
+		int r;
 
+		if (t->h->ring)
+			r = kevent_wait(t->h->fd, 1, kevent_ring_kidx(t->h->ring), &ts, 0);
+		else
+			r = kevent_get_events(t->h->fd, 1, 1, &ts, &ev, 0);
 		t->last_err = r < 0 ? errno : 0;
 		t->last_ret = r;
 		if (r > 0) {
-			t->last = ev;
+			if (!t->h->ring)
+				t->last = ev;
 			__atomic_add_fetch(&t->events, r, __ATOMIC_RELEASE);
 		}
 		__atomic_add_fetch(&t->returns, 1, __ATOMIC_RELEASE);
@@ -74,7 +85,7 @@ static void wait_all_blocked(struct herd *h)
 	for (int i = 0; i < T; i++) {
 		while (!__atomic_load_n(&h->t[i].tid, __ATOMIC_ACQUIRE))
 			kt_msleep(1);
-		if (!kt_wait_blocked(h->t[i].tid, __NR_kevent_get_events, KT_SOON_MS)) {
+		if (!kt_wait_blocked(h->t[i].tid, herd_nr(h), KT_SOON_MS)) {
 			kt_fail_at(__FILE__, __LINE__, "thread %d not asleep (state %c, syscall %ld)",
 				   i, kt_thread_state(h->t[i].tid),
 				   kt_thread_syscall(h->t[i].tid));
@@ -91,10 +102,11 @@ static void wait_all_blocked(struct herd *h)
 	}
 }
 
-static void herd_start(struct herd *h, int fd)
+static void herd_start(struct herd *h, int fd, struct kevent_ring *ring)
 {
 	memset(h, 0, sizeof(*h));
 	h->fd = fd;
+	h->ring = ring;
 	for (int i = 0; i < T; i++) {
 		h->t[i].h = h;
 		KT_ASSERT(!pthread_create(&h->t[i].th, NULL, herd_fn, &h->t[i]));
@@ -131,11 +143,34 @@ struct round_result {
 	int got;		/* events received */
 };
 
+typedef void (*fire_fn)(struct herd *h, void *arg);
+
+struct ready_arg {
+	struct ukevent *uk;
+	int n;
+};
+
+static void fire_ready(struct herd *h, void *arg)
+{
+	struct ready_arg *a = arg;
+
+	KT_ASSERT_EQ(kevent_ctl(h->fd, KEVENT_CTL_READY, a->n, a->uk), a->n);
+}
+
+static struct round_result herd_round_fn(struct herd *h, fire_fn fire, void *arg, int expect);
+
 /*
  * One round: all threads asleep, ready the given entries, wait for `expect`
  * returns, wait for every thread to be asleep again, and measure.
  */
 static struct round_result herd_round(struct herd *h, struct ukevent *uk, int n, int expect)
+{
+	struct ready_arg a = { uk, n };
+
+	return herd_round_fn(h, fire_ready, &a, expect);
+}
+
+static struct round_result herd_round_fn(struct herd *h, fire_fn fire, void *arg, int expect)
 {
 	long long nvcsw[T], w0, w1;
 	int r0 = total_returns(h), e0 = 0, e1 = 0;
@@ -147,7 +182,7 @@ static struct round_result herd_round(struct herd *h, struct ukevent *uk, int n,
 		e0 += __atomic_load_n(&h->t[i].events, __ATOMIC_ACQUIRE);
 	}
 	w0 = kevent_fdinfo(h->fd, KFD_WAKEUPS);
-	KT_ASSERT_EQ(kevent_ctl(h->fd, KEVENT_CTL_READY, n, uk), n);
+	fire(h, arg);
 	if (!wait_returns(h, r0 + expect)) {
 		kt_fail_at(__FILE__, __LINE__, "only %d of %d threads returned",
 			   total_returns(h) - r0, expect);
@@ -176,7 +211,7 @@ TEST_TIMEOUT(wakeup_one_wakes_one, 300)
 
 	KT_ASSERT(kevent_fdinfo(fd, KFD_WAKEUPS) >= 0);
 	kt_add_user(fd, 1, 0x1234, KEVENT_REQ_WAKEUP_ONE);
-	herd_start(&h, fd);
+	herd_start(&h, fd, NULL);
 	for (int round = 0; round < ROUNDS && bad < 3; round++) {
 		struct round_result res;
 
@@ -214,7 +249,7 @@ TEST_TIMEOUT(wakeup_one_two_events, 120)
 
 	kt_add_user(fd, 1, 1, KEVENT_REQ_WAKEUP_ONE);
 	kt_add_user(fd, 2, 2, KEVENT_REQ_WAKEUP_ONE);
-	herd_start(&h, fd);
+	herd_start(&h, fd, NULL);
 	for (int round = 0; round < 10; round++) {
 		uk[0] = ukevent_user(1, 1);
 		uk[1] = ukevent_user(2, 2);
@@ -235,7 +270,7 @@ TEST_TIMEOUT(without_flag_wakes_all, 240)
 	struct ukevent uk;
 
 	kt_add_user(fd, 1, 0x5678, 0);
-	herd_start(&h, fd);
+	herd_start(&h, fd, NULL);
 	for (int round = 0; round < 10; round++) {
 		struct round_result res;
 
@@ -300,4 +335,79 @@ TEST(wakeup_one_user_storages_independent)
 	kt_ready_user(q, 1, 0, 0);
 	kt_ready_user(q, 2, 0, 0);
 	KT_EXPECT_EQ(kt_get_now(q, buf, 4), 2);
+}
+
+/* A pipe watched with WAKEUP_ONE | ET: each write wakes one thread. */
+static void fire_write(struct herd *h, void *arg)
+{
+	int *p = arg;
+	char buf[64];
+
+	(void)h;
+	while (read(p[0], buf, sizeof(buf)) > 0)
+		;
+	KT_ASSERT(write(p[1], "x", 1) == 1);
+}
+
+TEST_TIMEOUT(wakeup_one_poll, 240)
+{
+	struct herd h;
+	int fd = kt_queue(), p[2];
+	struct ukevent uk;
+
+	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	uk = ukevent_poll(p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE | KEVENT_REQ_ET);
+	KT_ASSERT_EQ(kt_ctl1(fd, KEVENT_CTL_ADD, &uk), 0);
+	herd_start(&h, fd, NULL);
+	for (int round = 0; round < 20; round++) {
+		struct round_result res = herd_round_fn(&h, fire_write, p, 1);
+
+		if (res.returned != 1 || res.got != 1 || res.wakeups != 1 || res.ran != 1) {
+			kt_fail_at(__FILE__, __LINE__,
+				   "round %d: %d returned, %d events, wakeups +%lld, %d threads ran; expected 1 each",
+				   round, res.returned, res.got, res.wakeups, res.ran);
+			break;
+		}
+	}
+	herd_stop(&h);
+}
+
+/* Threads sleeping in kevent_wait() on a ring: one woken per event too. */
+static void fire_ready_and_commit(struct herd *h, void *arg)
+{
+	struct ukevent uk = ukevent_user(1, 0x99);
+	unsigned int *size = arg;
+	unsigned int kidx = kevent_ring_kidx(h->ring), over = kevent_ring_over(h->ring);
+
+	/* free the slots the previous rounds used */
+	KT_ASSERT(kevent_commit(h->fd, kidx, over) >= 0);
+	(void)size;
+	KT_ASSERT_EQ(kt_ctl1(h->fd, KEVENT_CTL_READY, &uk), 1);
+}
+
+TEST_TIMEOUT(wakeup_one_ring, 240)
+{
+	unsigned int size = 16;
+	struct kevent_ring *ring = kevent_ring_alloc(size);
+	int fd = (int)KT_ASSERT_OK(kevent_init(ring, size, 0));
+	unsigned int before;
+	struct herd h;
+
+	kt_add_user(fd, 1, 0x99, KEVENT_REQ_WAKEUP_ONE);
+	herd_start(&h, fd, ring);
+	for (int round = 0; round < 20; round++) {
+		struct round_result res;
+
+		before = kevent_ring_kidx(ring);
+		res = herd_round_fn(&h, fire_ready_and_commit, &size, 1);
+		if (res.returned != 1 || res.got != 1 || res.wakeups != 1 || res.ran != 1) {
+			kt_fail_at(__FILE__, __LINE__,
+				   "round %d: %d returned, %d events, wakeups +%lld, %d threads ran; expected 1 each",
+				   round, res.returned, res.got, res.wakeups, res.ran);
+			break;
+		}
+		KT_EXPECT_EQ(ring->event[before].user_u64, 0x99);
+		KT_EXPECT_EQ(kevent_ring_kidx(ring), (before + 1) % size);
+	}
+	herd_stop(&h);
 }

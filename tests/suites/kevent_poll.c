@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 
 #include "kevent_test.h"
 
@@ -651,4 +652,59 @@ TEST_TIMEOUT(eventfd_concurrent_writes, 120)
 		total += (long long)v;
 	}
 	KT_EXPECT_EQ(total, (long long)T * N);
+}
+
+/*
+ * POLLFREE: a signalfd watched by a kevent whose process exits frees the
+ * wait queue the kevent is hooked on. The kevent must unhook (as epoll
+ * does); REMOVE and closing the queue afterwards must not touch freed
+ * memory (the debug kernel's KASAN would report it).
+ */
+TEST(signalfd_pollfree)
+{
+	for (int round = 0; round < 10; round++) {
+		int q = kt_queue(), status, cp[2], sfd = -1;
+		struct ukevent buf[4], uk;
+		pid_t pid;
+
+		KT_ASSERT_OK(pipe2(cp, O_CLOEXEC));
+		pid = fork();
+		KT_ASSERT(pid >= 0);
+		if (pid == 0) {
+			sigset_t set;
+
+			sigemptyset(&set);
+			sigaddset(&set, SIGUSR2);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+			sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+			if (sfd < 0)
+				_exit(2);
+			uk = ukevent_poll(sfd, POLLIN, round % 2 ? KEVENT_REQ_ET : 0);
+			uk.user_u64 = 0x51;
+			if (kevent_ctl(q, KEVENT_CTL_ADD, 1, &uk) != 0)
+				_exit(3);
+			/* a pending signal: the kevent becomes ready */
+			if (round % 3 == 0)
+				kill(getpid(), SIGUSR2);
+			if (write(cp[1], &sfd, sizeof(sfd)) != sizeof(sfd))
+				_exit(4);
+			_exit(0);	/* frees the sighand: POLLFREE */
+		}
+		close(cp[1]);
+		KT_ASSERT(read(cp[0], &sfd, sizeof(sfd)) == sizeof(sfd));
+		close(cp[0]);
+		KT_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		KT_ASSERT(WIFEXITED(status));
+		KT_ASSERT_EQ(WEXITSTATUS(status), 0);
+		/* the kevent outlives the process that added it */
+		KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
+		KT_EXPECT(ready_now(q, buf, 4) >= 0);
+		if (round % 2) {
+			/* remove it explicitly; else leave it to the close */
+			uk = ukevent_poll(sfd, POLLIN, 0);
+			uk.user_u64 = 0x51;
+			KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &uk), 1);
+		}
+		KT_ASSERT_OK(close(q));
+	}
 }

@@ -255,3 +255,22 @@ TEST(timer_into_ring)
 	KT_EXPECT_EQ(ring->event[0].user_u64, 0x99);
 	KT_EXPECT_EQ(ring->event[0].ret_data[1], 1);
 }
+
+/* An expired, undelivered ONESHOT timer made periodic by MODIFY keeps firing. */
+TEST(modify_oneshot_to_periodic)
+{
+	int fd = kt_queue();
+	struct ukevent uk = ukevent_timer(0, 30 * MS, 0);
+	long long deadline = kt_mono_ns() + KT_SOON_MS * MS;
+
+	add_timer(fd, 0, 30 * MS, KEVENT_REQ_ONESHOT, 0);
+	/* wait until it expired (ready), without dequeuing it */
+	while (kevent_fdinfo(fd, KFD_READY) != 1 && kt_mono_ns() < deadline)
+		kt_msleep(5);
+	KT_ASSERT_EQ(kevent_fdinfo(fd, KFD_READY), 1);
+	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_MODIFY, &uk), 1);
+	KT_EXPECT_DONE(uk);
+	for (int i = 0; i < 3; i++)
+		(void)wait_one(fd);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 1);
+}

@@ -236,3 +236,99 @@ TEST_TIMEOUT(concurrent_readies_counted, 120)
 		total += buf[i].ret_data[1];
 	KT_EXPECT_EQ(total, (long long)T * N);
 }
+
+/*
+ * Several producers READY distinct ONESHOT kevents while several consumers
+ * take them with kevent_get_events(): every event exactly once.
+ */
+#define MP_N 8000
+#define MP_PROD 2
+#define MP_CONS 3
+
+struct mpmc {
+	int fd;
+	int prod_idx;
+	unsigned char seen[MP_N];
+	int consumed;
+	int bad;
+};
+
+static void *mp_producer(void *arg)
+{
+	struct mpmc *m = arg;
+	int who = __atomic_fetch_add(&m->prod_idx, 1, __ATOMIC_RELAXED);
+	struct ukevent batch[8];
+
+	for (int i = who; i < MP_N;) {
+		int n = 0;
+
+		for (; n < 8 && i < MP_N; n++, i += MP_PROD)
+			batch[n] = ukevent_user(i, i + 1ull);
+		if (kevent_ctl(m->fd, KEVENT_CTL_READY, n, batch) != n) {
+			kt_fail_at(__FILE__, __LINE__, "READY: %s", strerror(errno));
+			kt_end_test();
+		}
+	}
+	return NULL;
+}
+
+static void *mp_consumer(void *arg)
+{
+	struct mpmc *m = arg;
+	struct __kernel_timespec ts = kevent_ts_ms(200);
+	struct ukevent buf[8];
+
+	while (__atomic_load_n(&m->consumed, __ATOMIC_ACQUIRE) < MP_N) {
+		int r = kevent_get_events(m->fd, 1, 8, &ts, buf, 0);
+
+		if (r < 0) {
+			kt_fail_at(__FILE__, __LINE__, "get_events: %s", strerror(errno));
+			kt_end_test();
+		}
+		for (int i = 0; i < r; i++) {
+			__u64 id = buf[i].id.raw_u64;
+
+			if (id >= MP_N || buf[i].user_u64 != id + 1 ||
+			    __atomic_fetch_add(&m->seen[id], 1, __ATOMIC_RELAXED)) {
+				__atomic_add_fetch(&m->bad, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+		}
+		__atomic_add_fetch(&m->consumed, r, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+TEST_TIMEOUT(many_producers_many_consumers, 240)
+{
+	static struct mpmc m;
+	static struct ukevent add[4096];
+	pthread_t prod[MP_PROD], cons[MP_CONS];
+	long long deadline;
+
+	m.fd = kt_queue();
+	for (int i = 0; i < MP_N; i += 4096) {
+		int n = MP_N - i < 4096 ? MP_N - i : 4096;
+
+		for (int j = 0; j < n; j++) {
+			add[j] = ukevent_user(i + j, i + j + 1ull);
+			add[j].req_flags = KEVENT_REQ_ONESHOT;
+		}
+		KT_ASSERT_EQ(kevent_ctl(m.fd, KEVENT_CTL_ADD, n, add), 0);
+	}
+	for (int i = 0; i < MP_CONS; i++)
+		KT_ASSERT(!pthread_create(&cons[i], NULL, mp_consumer, &m));
+	for (int i = 0; i < MP_PROD; i++)
+		KT_ASSERT(!pthread_create(&prod[i], NULL, mp_producer, &m));
+	for (int i = 0; i < MP_PROD; i++)
+		KT_ASSERT(kt_join(prod[i], NULL, 120000));
+	deadline = kt_mono_ns() + 120 * 1000000000LL;
+	while (__atomic_load_n(&m.consumed, __ATOMIC_ACQUIRE) < MP_N && kt_mono_ns() < deadline)
+		kt_msleep(10);
+	for (int i = 0; i < MP_CONS; i++)
+		KT_ASSERT(kt_join(cons[i], NULL, KT_SOON_MS));
+	KT_EXPECT_EQ(m.consumed, MP_N);
+	KT_EXPECT_EQ(m.bad, 0);
+	KT_EXPECT_EQ(kevent_fdinfo(m.fd, KFD_REGISTERED), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(m.fd, KFD_DELIVERED), MP_N);
+}
