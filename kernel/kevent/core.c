@@ -45,6 +45,11 @@
  *             > queue->ready_lock (IRQ-safe)
  *               > queue->wq.lock / queue->space_wq.lock
  *
+ *   queue->poll_wq.lock is never taken under any of these: pollers of the
+ *   queue fd are woken from queue->poll_work (an irq_work), so a cycle
+ *   through epoll (a kevent of queue A polls an epoll that watches A) cannot
+ *   take A's locks recursively.
+ *
  * Rationale:
  *   - storage->lock and queue->ready_lock are spinlocks taken with
  *     interrupts disabled because sources fire from hard interrupt context:
@@ -251,15 +256,22 @@ static void kevent_link_ready(struct kevent_queue *q,
 }
 
 /*
- * Wake the queue's waiters: one exclusive waiter (plus every poller of the
- * queue fd, which wait non-exclusively) or all of them. wq_has_sleeper()
- * pairs with the barrier of set_current_state() in prepare_to_wait*().
+ * Wake the queue's waiters: exactly one thread, or all of them. The threads
+ * wait exclusively (syscalls.c), so __wake_up() with nr 1 wakes one.
+ * wq_has_sleeper() pairs with the barrier of set_current_state() in
+ * prepare_to_wait_exclusive().
+ *
+ * Pollers of the queue fd (select/poll/epoll) are on poll_wq and are
+ * woken from an irq_work, with none of our locks held: an epoll watching
+ * this queue may itself be watched by a kevent of this queue, and waking it
+ * inline would take our own locks recursively.
  */
 static void kevent_queue_wake(struct kevent_queue *q, bool one)
 {
 	if (wq_has_sleeper(&q->wq))
-		__wake_up(&q->wq, TASK_NORMAL, one ? 1 : 0,
-			  poll_to_key(EPOLLIN | EPOLLRDNORM));
+		__wake_up(&q->wq, TASK_NORMAL, one ? 1 : 0, NULL);
+	if (wq_has_sleeper(&q->poll_wq))
+		irq_work_queue(&q->poll_work);
 }
 
 /*

@@ -19,6 +19,7 @@
 
 #include <linux/atomic.h>
 #include <linux/fs.h>
+#include <linux/irq_work.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
@@ -70,7 +71,7 @@ typedef int (*kevent_callback_t)(struct kevent *k);
  * @origin: the object the storage belongs to (for diagnostics)
  */
 struct kevent_storage {
-	spinlock_t lock;
+	spinlock_t lock;		/* IRQ-safe, see above */
 	struct list_head list;
 	unsigned int ready_one;
 	void *origin;
@@ -186,8 +187,10 @@ struct kevent_stats {
  * @ready_lock: IRQ-safe; protects @ready_list, @ready_num and kevent flags
  * @ready_list: FIFO of ready kevents
  * @ready_num: length of @ready_list (read locklessly by waiters)
- * @wq: threads waiting for events (exclusive) and pollers of the queue fd
+ * @wq: threads waiting for events, all exclusive
  * @space_wq: kevent_wait() callers waiting for free ring slots
+ * @poll_wq: pollers of the queue fd (select, poll, epoll)
+ * @poll_work: wakes @poll_wq outside the locks of the readying source
  * @kick: bumped by KEVENT_CTL_READY with num == 0: waiters leave
  * @waiters: threads sleeping in kevent_get_events()/kevent_wait()
  * @ring_mutex: protects @rs and writes to the user ring
@@ -198,20 +201,22 @@ struct kevent_stats {
  * @stat: counters for fdinfo
  */
 struct kevent_queue {
-	struct mutex mutex;
+	struct mutex mutex;		/* kevent_ctl(), the tree */
 	struct rb_root tree;
 	unsigned int kevent_num;
 
-	spinlock_t ready_lock;
+	spinlock_t ready_lock;		/* IRQ-safe: the ready list */
 	struct list_head ready_list;
 	unsigned int ready_num;
 
 	wait_queue_head_t wq;
 	wait_queue_head_t space_wq;
+	wait_queue_head_t poll_wq;
+	struct irq_work poll_work;
 	atomic_t kick;
 	atomic_t waiters;
 
-	struct mutex ring_mutex;
+	struct mutex ring_mutex;	/* ring indexes and ring writes */
 	struct kevent_ring __user *ring;
 	struct kevent_ring_state rs;
 	u32 ring_free;

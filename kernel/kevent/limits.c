@@ -17,6 +17,7 @@
  * reference counts; the kevent counters themselves are atomic.
  */
 
+#include <linux/bits.h>
 #include <linux/hashtable.h>
 #include <linux/init.h>
 #include <linux/mm.h>
@@ -28,7 +29,7 @@
 #include "kevent.h"
 
 /* Largest ring accepted by the sysctl: keeps 8 + 40 * N far from 4 GiB. */
-#define KEVENT_RING_ENTRIES_CAP	(1U << 24)
+#define KEVENT_RING_ENTRIES_CAP	BIT(24)
 
 /* Memory a registered kevent may pin: itself plus its source's hook. */
 #define KEVENT_ITEM_COST	(sizeof(struct kevent) + 128)

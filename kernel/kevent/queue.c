@@ -38,7 +38,8 @@
  *   ready_lock           - self (IRQ-safe)
  *   ready_list           - ready_lock
  *   ready_num            - ready_lock for writes, READ_ONCE for waiters
- *   wq, space_wq         - their own locks
+ *   wq, space_wq, poll_wq - their own locks
+ *   poll_work            - irq_work, synced before the queue is freed
  *   kick, waiters, stat  - atomic
  *   ring_mutex           - self
  *   rs, ring_free        - ring_mutex (ring_free also READ_ONCE by waiters)
@@ -58,6 +59,15 @@
 #include <linux/uaccess.h>
 
 #include "kevent.h"
+
+/* Wake the pollers of a queue fd, with no kevent lock held. */
+static void kevent_poll_work(struct irq_work *work)
+{
+	struct kevent_queue *q = container_of(work, struct kevent_queue,
+					      poll_work);
+
+	wake_up_poll(&q->poll_wq, EPOLLIN | EPOLLRDNORM);
+}
 
 /**
  * kevent_queue_alloc() - create an empty queue without ring
@@ -83,6 +93,8 @@ struct kevent_queue *kevent_queue_alloc(void)
 	INIT_LIST_HEAD(&q->ready_list);
 	init_waitqueue_head(&q->wq);
 	init_waitqueue_head(&q->space_wq);
+	init_waitqueue_head(&q->poll_wq);
+	init_irq_work(&q->poll_work, kevent_poll_work);
 	mutex_init(&q->ring_mutex);
 	return q;
 }
@@ -100,6 +112,8 @@ void kevent_queue_destroy(struct kevent_queue *q)
 		kevent_remove(q, rb_entry(node, struct kevent, node));
 	mutex_unlock(&q->mutex);
 	WARN_ON_ONCE(!list_empty(&q->ready_list));
+	/* Sources are detached; wait for a poller wake-up still queued. */
+	irq_work_sync(&q->poll_work);
 	kevent_account_put(q->account);
 	mutex_destroy(&q->ring_mutex);
 	mutex_destroy(&q->mutex);
@@ -405,7 +419,7 @@ static __poll_t kevent_poll(struct file *file, poll_table *wait)
 {
 	struct kevent_queue *q = file->private_data;
 
-	poll_wait(file, &q->wq, wait);
+	poll_wait(file, &q->poll_wq, wait);
 	return READ_ONCE(q->ready_num) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 

@@ -147,20 +147,15 @@ static int kevent_ring_fill(struct kevent_queue *q, unsigned int num)
 	return i ? i : ret;
 }
 
-SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,
-		unsigned int, old_uidx,
-		const struct __kernel_timespec __user *, timeout,
-		unsigned int, flags)
+static long kevent_do_wait(struct kevent_queue *q, unsigned int num,
+			   unsigned int old_uidx,
+			   const struct __kernel_timespec __user *timeout,
+			   unsigned int flags)
 {
 	struct kevent_timeout t;
-	struct kevent_queue *q;
-	bool timed_out;
+	bool timed_out, stale;
 	int kick, ret;
-	CLASS(fd, f)(fd);
 
-	if (fd_empty(f))
-		return -EBADF;
-	q = kevent_queue_from_file(fd_file(f));
 	if (!q || !q->ring || !num || (flags & ~KEVENT_FLAGS_MASK))
 		return -EINVAL;
 	if (num > KEVENT_MAX_BATCH)
@@ -172,9 +167,9 @@ SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,
 	kick = atomic_read(&q->kick);
 	/* The caller's view is stale: events were written since it looked. */
 	mutex_lock(&q->ring_mutex);
-	ret = old_uidx != q->rs.kidx;
+	stale = old_uidx != q->rs.kidx;
 	mutex_unlock(&q->ring_mutex);
-	if (ret)
+	if (stale)
 		return 0;
 
 	for (;;) {
@@ -193,16 +188,24 @@ SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,
 	}
 }
 
-SYSCALL_DEFINE3(kevent_commit, int, fd, unsigned int, new_idx,
-		unsigned int, over)
+SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,
+		unsigned int, old_uidx,
+		const struct __kernel_timespec __user *, timeout,
+		unsigned int, flags)
 {
-	struct kevent_queue *q;
-	long ret;
 	CLASS(fd, f)(fd);
 
 	if (fd_empty(f))
 		return -EBADF;
-	q = kevent_queue_from_file(fd_file(f));
+	return kevent_do_wait(kevent_queue_from_file(fd_file(f)), num,
+			      old_uidx, timeout, flags);
+}
+
+static long kevent_do_commit(struct kevent_queue *q, unsigned int new_idx,
+			     unsigned int over)
+{
+	long ret;
+
 	if (!q || !q->ring)
 		return -EINVAL;
 
@@ -214,4 +217,15 @@ SYSCALL_DEFINE3(kevent_commit, int, fd, unsigned int, new_idx,
 	}
 	mutex_unlock(&q->ring_mutex);
 	return ret;
+}
+
+SYSCALL_DEFINE3(kevent_commit, int, fd, unsigned int, new_idx,
+		unsigned int, over)
+{
+	CLASS(fd, f)(fd);
+
+	if (fd_empty(f))
+		return -EBADF;
+	return kevent_do_commit(kevent_queue_from_file(fd_file(f)), new_idx,
+				over);
 }

@@ -135,13 +135,13 @@ static int kevent_poll_wake(wait_queue_entry_t *wait, unsigned int mode,
 	kevent_storage_ready(&hook->ps->st, NULL, mangle_poll(mask));
 
 	if (mask & POLLFREE) {
+		/* The head is going away: unhook ourselves from it. */
+		list_del_init(&wait->entry);
 		/*
-		 * The head is going away. Unhook, then publish NULL: the
-		 * release pairs with the acquire in kevent_poll_unhook(),
+		 * Publish NULL: pairs with the acquire in kevent_poll_unhook(),
 		 * after which the hook may be freed at any moment, so this
 		 * must be our last access to it.
 		 */
-		list_del_init(&wait->entry);
 		smp_store_release(&hook->whead, NULL);
 	}
 	return 0;

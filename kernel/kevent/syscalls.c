@@ -10,7 +10,7 @@
  * Threads wait on queue->wq as *exclusive* waiters, so that the storage
  * can choose between waking exactly one of them (KEVENT_REQ_WAKEUP_ONE)
  * and waking all (see kevent_queue_wake() in core.c); pollers of the queue
- * fd wait there too, non-exclusively, and are always woken. A wake-up that
+ * fd wait on queue->poll_wq and are always woken. A wake-up that
  * reaches a thread which is already running does not count as exclusive, so
  * it passes on to the next sleeper. kevent_wait() callers whose ring is full
  * wait on queue->space_wq instead, which kevent_commit() wakes: a thread
@@ -270,15 +270,9 @@ static long kevent_ctl_batch(struct kevent_queue *q, unsigned int cmd,
 	return cmd == KEVENT_CTL_ADD ? out : ok;
 }
 
-SYSCALL_DEFINE4(kevent_ctl, int, fd, unsigned int, cmd, unsigned int, num,
-		struct ukevent __user *, arg)
+static long kevent_do_ctl(struct kevent_queue *q, unsigned int cmd,
+			  unsigned int num, struct ukevent __user *arg)
 {
-	struct kevent_queue *q;
-	CLASS(fd, f)(fd);
-
-	if (fd_empty(f))
-		return -EBADF;
-	q = kevent_queue_from_file(fd_file(f));
 	if (!q || cmd > KEVENT_CTL_READY)
 		return -EINVAL;
 	if (num > KEVENT_MAX_BATCH)
@@ -289,6 +283,16 @@ SYSCALL_DEFINE4(kevent_ctl, int, fd, unsigned int, cmd, unsigned int, num,
 		return 0;
 	}
 	return kevent_ctl_batch(q, cmd, num, arg);
+}
+
+SYSCALL_DEFINE4(kevent_ctl, int, fd, unsigned int, cmd, unsigned int, num,
+		struct ukevent __user *, arg)
+{
+	CLASS(fd, f)(fd);
+
+	if (fd_empty(f))
+		return -EBADF;
+	return kevent_do_ctl(kevent_queue_from_file(fd_file(f)), cmd, num, arg);
 }
 
 /* ---- kevent_get_events ----------------------------------------------- */
@@ -321,19 +325,14 @@ static int kevent_copy_events(struct kevent_queue *q,
 	return !i && fault ? -EFAULT : i;
 }
 
-SYSCALL_DEFINE6(kevent_get_events, int, fd, unsigned int, min_nr,
-		unsigned int, max_nr,
-		const struct __kernel_timespec __user *, timeout,
-		struct ukevent __user *, buf, unsigned int, flags)
+static long kevent_do_get_events(struct kevent_queue *q, unsigned int min_nr,
+				 unsigned int max_nr,
+				 const struct __kernel_timespec __user *timeout,
+				 struct ukevent __user *buf, unsigned int flags)
 {
 	struct kevent_timeout t;
-	struct kevent_queue *q;
 	int kick, ret;
-	CLASS(fd, f)(fd);
 
-	if (fd_empty(f))
-		return -EBADF;
-	q = kevent_queue_from_file(fd_file(f));
 	if (!q || (flags & ~KEVENT_FLAGS_MASK))
 		return -EINVAL;
 	if (max_nr > KEVENT_MAX_BATCH)
@@ -366,4 +365,17 @@ SYSCALL_DEFINE6(kevent_get_events, int, fd, unsigned int, min_nr,
 		if (ret || !min_nr || timed_out)
 			return ret;
 	}
+}
+
+SYSCALL_DEFINE6(kevent_get_events, int, fd, unsigned int, min_nr,
+		unsigned int, max_nr,
+		const struct __kernel_timespec __user *, timeout,
+		struct ukevent __user *, buf, unsigned int, flags)
+{
+	CLASS(fd, f)(fd);
+
+	if (fd_empty(f))
+		return -EBADF;
+	return kevent_do_get_events(kevent_queue_from_file(fd_file(f)), min_nr,
+				    max_nr, timeout, buf, flags);
 }

@@ -93,7 +93,7 @@
 struct kevent_id {
 	union {
 		__u32 raw[2];
-		__u64 raw_u64 __attribute__((aligned(8)));
+		__aligned_u64 raw_u64;
 	};
 };
 
