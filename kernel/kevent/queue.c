@@ -26,7 +26,9 @@
  * See core.c for the global order. In this file:
  *   - queue->mutex serializes each kevent_ctl() entry, removal (including
  *     ONESHOT removal after delivery) and the fdinfo walk of the tree;
- *   - queue->ring_mutex is taken in fdinfo only to read the ring indexes.
+ *   - queue->ring_mutex is taken in fdinfo only to read the ring indexes,
+ *     before and apart from queue->mutex (the order is ring_mutex, then
+ *     mutex: kevent_wait() removes ONESHOT kevents under ring_mutex).
  *
  *
  * Field protection
@@ -442,6 +444,11 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	struct kevent_ring_state rs;
 	struct rb_node *n;
 
+	/* ring_mutex is outside mutex (ring.c): take it first, alone. */
+	mutex_lock(&q->ring_mutex);
+	rs = q->rs;
+	mutex_unlock(&q->ring_mutex);
+
 	mutex_lock(&q->mutex);
 	seq_printf(m, "registered:\t%u\n", q->kevent_num);
 	seq_printf(m, "ready:\t%u\n", READ_ONCE(q->ready_num));
@@ -453,10 +460,6 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 		   atomic_long_read(&q->stat.delivered));
 	seq_printf(m, "wakeups:\t%ld\n", atomic_long_read(&q->stat.wakeups));
 	seq_printf(m, "waiters:\t%d\n", atomic_read(&q->waiters));
-
-	mutex_lock(&q->ring_mutex);
-	rs = q->rs;
-	mutex_unlock(&q->ring_mutex);
 	seq_printf(m, "ring_size:\t%u\n", rs.size);
 	seq_printf(m, "ring_kidx:\t%u\n", rs.kidx);
 	seq_printf(m, "ring_uidx:\t%u\n", rs.uidx);
