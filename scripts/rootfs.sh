@@ -15,6 +15,8 @@ out=$KLAB_INITRD
 mkdir -p "$(dirname "$out")" "$KLAB_LOGS"
 
 run_logged "$KLAB_LOGS/tests-build.log" make -C "$KLAB_ROOT/tests" -j"$(nproc_jobs)"
+# The guest programs of the GDB walkthroughs (kevent-demo).
+run_logged "$KLAB_LOGS/gdb-guest-build.log" make -C "$KLAB_ROOT/gdb/guest"
 
 # Everything that ends up in the image, as "source destination" pairs.
 inputs() {
@@ -30,7 +32,7 @@ inputs() {
 	for f in "$KLAB_ROOT"/tests/bin/suites/*; do
 		[ -f "$f" ] && echo "$f tests/suites/$(basename "$f")"
 	done
-	for f in "$KLAB_ROOT"/bench/bin/*; do
+	for f in "$KLAB_ROOT"/bench/bin/* "$KLAB_ROOT"/gdb/bin/*; do
 		[ -f "$f" ] && echo "$f bin/$(basename "$f")"
 	done
 	return 0

@@ -26,7 +26,14 @@ or Ctrl-a x.
                      (virtio-9p); may be repeated
   --gdb              start QEMU's gdb stub on 127.0.0.1 and halt the CPU
                      until a debugger continues it
+  --gdb-run          start the gdb stub but let the guest run; a debugger
+                     can attach later (make gdb-attach)
   --gdb-port PORT    port of the gdb stub (default: the first free from 1234)
+  --gdb-port-file F  write "PORT PID" to F once the port is chosen (PID:
+                     this launcher, QEMU itself when interactive)
+  --console pty      put the console on a new pseudo-terminal instead of
+                     this terminal (QEMU prints its path; connect with
+                     'busybox microcom PATH'); no monitor. Interactive only
   --log FILE         also write the console to FILE
   --accel kvm|tcg    force an accelerator (default: KVM when /dev/kvm is
                      usable, TCG otherwise)
@@ -46,7 +53,10 @@ have_exec=0
 timeout_s=""
 shares=()
 gdb=0
+gdb_halt=1
 gdb_port=""
+gdb_port_file=""
+console=stdio
 log=""
 accel=""
 
@@ -61,7 +71,10 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=$2; shift ;;
 	--share) shares+=("$(cd "$2" && pwd)"); shift ;;
 	--gdb) gdb=1 ;;
+	--gdb-run) gdb=1; gdb_halt=0 ;;
 	--gdb-port) gdb_port=$2; gdb=1; shift ;;
+	--gdb-port-file) gdb_port_file=$2; shift ;;
+	--console) console=$2; shift ;;
 	--log) log=$2; shift ;;
 	--accel) accel=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -74,6 +87,11 @@ done
 [ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
 case "$cpus" in '' | *[!0-9]*) die "--cpus takes a number" ;; esac
+case "$console" in
+stdio) ;;
+pty) [ "$have_exec" = 0 ] || die "--console pty is for interactive use, not with --exec" ;;
+*) die "--console takes stdio or pty" ;;
+esac
 if [ -n "$timeout_s" ]; then
 	case "$timeout_s" in *[!0-9]*) die "--timeout takes seconds" ;; esac
 elif [ "$have_exec" = 1 ]; then
@@ -113,15 +131,32 @@ if [ "$have_exec" = 1 ]; then
 fi
 [ "${#cmdline}" -lt 2000 ] || die "kernel command line too long (${#cmdline} bytes): shorten --exec"
 
+# Is a TCP port taken (bound, listening or connected, IPv4 or IPv6)? Read
+# from /proc/net/tcp*, never by connecting: a connection to the gdb stub of a
+# running guest would stop that guest.
+port_in_use() {
+	grep -qs -- "$(printf ':%04X ' "$1")" /proc/net/tcp /proc/net/tcp6
+}
+
 if [ "$gdb" = 1 ]; then
 	if [ -z "$gdb_port" ]; then
 		gdb_port=1234
-		while (exec 3<>"/dev/tcp/127.0.0.1/$gdb_port") 2>/dev/null; do
+		while port_in_use "$gdb_port"; do
 			gdb_port=$((gdb_port + 1))
 		done
 	fi
-	qemu+=(-gdb "tcp:127.0.0.1:$gdb_port" -S)
-	echo "klab: gdb stub on 127.0.0.1:$gdb_port, CPU halted until the debugger continues" >&2
+	case "$gdb_port" in '' | *[!0-9]*) die "--gdb-port takes a number" ;; esac
+	qemu+=(-gdb "tcp:127.0.0.1:$gdb_port")
+	if [ "$gdb_halt" = 1 ]; then
+		qemu+=(-S)
+		echo "klab: gdb stub on 127.0.0.1:$gdb_port, CPU halted until the debugger continues" >&2
+	else
+		echo "klab: gdb stub on 127.0.0.1:$gdb_port (attach: make gdb-attach)" >&2
+	fi
+	if [ -n "$gdb_port_file" ]; then
+		mkdir -p "$(dirname "$gdb_port_file")"
+		echo "$gdb_port $$" >"$gdb_port_file"
+	fi
 fi
 qemu+=(-append "$cmdline")
 
@@ -131,9 +166,14 @@ if [ "$have_exec" = 0 ]; then
 	# Interactive: QEMU owns the terminal, console and monitor multiplexed
 	# on it; Ctrl-a x quits, Ctrl-a c toggles the monitor, Ctrl-C goes to
 	# the guest.
-	con="stdio,mux=on,id=con,signal=off${log:+,logfile=$log}"
-	qemu+=(-chardev "$con"
-		-serial chardev:con -mon "chardev=con,mode=readline")
+	if [ "$console" = pty ]; then
+		qemu+=(-chardev "pty,id=con${log:+,logfile=$log}"
+			-serial chardev:con -monitor none)
+	else
+		con="stdio,mux=on,id=con,signal=off${log:+,logfile=$log}"
+		qemu+=(-chardev "$con"
+			-serial chardev:con -mon "chardev=con,mode=readline")
+	fi
 	if [ -n "$timeout_s" ]; then
 		exec timeout --foreground "$timeout_s" "${qemu[@]}"
 	fi
@@ -146,7 +186,7 @@ qemu+=(-chardev "stdio,id=con,signal=off" -serial chardev:con -monitor none)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 set +e
-timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$out" | tr -d '\r'
+timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$out" | stdbuf -oL tr -d '\r'
 rc=${PIPESTATUS[0]}
 set -e
 [ -n "$log" ] && tr -d '\r' <"$out" >"$log"

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kevent-demo - tiny guest programs that create the events the GDB
+ * walkthroughs of gdb/ stop on. Each mode first makes sure the threads that
+ * must be asleep are asleep (state S inside the expected system call), then
+ * triggers the source, so what GDB sees never depends on timing.
+ *
+ *   kevent-demo timer   a ONESHOT 20 ms TIMER kevent, delivered by
+ *                       kevent_wait() into a 4-entry ring
+ *   kevent-demo pipe    the same with a POLL kevent on a pipe (a write)
+ *   kevent-demo user    the same with a USER kevent (KEVENT_CTL_READY)
+ *   kevent-demo herd    3 threads sleep in kevent_get_events(); a write to
+ *                       pipe A readies a WAKEUP_ONE kevent (one thread
+ *                       woken), then a write to pipe B a plain one (all)
+ *   kevent-demo ring    USER events through a 4-entry ring, 10 rounds of
+ *                       READY + kevent_wait() + kevent_commit(): the ring
+ *                       wraps twice (ring_over 0 -> 1 -> 2)
+ *
+ * Every kevent of the demo carries the user data DEMO_USER, which the
+ * walkthroughs use to ignore other kevent users. Exit status 0 when the
+ * program saw what it expected.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "kevent_syscall.h"
+
+#define DEMO_USER	0xc0ffeeULL
+#define RING_SIZE	4
+#define HERD		3
+
+static int failures;
+
+#define CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "kevent-demo: FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+		failures++;						\
+	}								\
+} while (0)
+
+static pid_t gettid_(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static void msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Is thread tid asleep (S) inside system call nr? (/proc/self/task) */
+static int asleep_in(pid_t tid, long nr)
+{
+	char path[96], buf[1024], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || p[2] != 'S')
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10) == nr;
+}
+
+/* Wait until *tidp is set and that thread sleeps in nr (seen twice). */
+static void wait_asleep(volatile pid_t *tidp, long nr)
+{
+	for (int i = 0; i < 60000; i++) {
+		pid_t tid = *tidp;
+
+		if (tid && asleep_in(tid, nr)) {
+			msleep(2);
+			if (asleep_in(tid, nr))
+				return;
+		}
+		msleep(1);
+	}
+	fprintf(stderr, "kevent-demo: thread %d never fell asleep\n", (int)*tidp);
+	exit(2);
+}
+
+static const char *type_name(unsigned int type)
+{
+	switch (type) {
+	case KEVENT_TIMER: return "TIMER";
+	case KEVENT_POLL: return "POLL";
+	case KEVENT_USER: return "USER";
+	default: return "?";
+	}
+}
+
+static void print_ukevent(const char *what, const struct ukevent *uk)
+{
+	printf("kevent-demo: %s = {type=%s id=0x%llx event=0x%x req_flags=0x%x ret_flags=0x%x ret_data={%u, %u} user=0x%llx}\n",
+	       what, type_name(uk->type), (unsigned long long)uk->id.raw_u64,
+	       uk->event, uk->req_flags, uk->ret_flags, uk->ret_data[0],
+	       uk->ret_data[1], (unsigned long long)uk->user_u64);
+}
+
+/* ---- one event from a source to the ring ----------------------------- */
+
+struct ring_waiter {
+	int fd;
+	volatile pid_t tid;
+	int ret;
+};
+
+static void *ring_waiter_fn(void *arg)
+{
+	struct ring_waiter *w = arg;
+
+	w->tid = gettid_();
+	w->ret = kevent_wait(w->fd, 1, 0, NULL, 0);
+	return NULL;
+}
+
+static int demo_source(const char *source)
+{
+	struct kevent_ring *ring = kevent_ring_alloc(RING_SIZE);
+	struct ring_waiter w = { 0 };
+	struct ukevent uk;
+	pthread_t th;
+	int fd, p[2] = { -1, -1 };
+
+	CHECK(ring, "ring mmap: %s", strerror(errno));
+	if (!ring)
+		return 1;
+	fd = kevent_init(ring, RING_SIZE, 0);
+	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	if (fd < 0)
+		return 1;
+	printf("kevent-demo %s: pid %d, queue fd %d, ring %p (%d entries)\n",
+	       source, (int)getpid(), fd, (void *)ring, RING_SIZE);
+
+	/* A thread sleeps in kevent_wait() before the source fires. */
+	w.fd = fd;
+	pthread_create(&th, NULL, ring_waiter_fn, &w);
+	wait_asleep(&w.tid, __NR_kevent_wait);
+	printf("kevent-demo %s: thread %d asleep in kevent_wait()\n", source, (int)w.tid);
+	fflush(stdout);
+
+	if (!strcmp(source, "timer")) {
+		uk = ukevent_timer(0, 20000000, KEVENT_REQ_ONESHOT);
+		uk.user_u64 = DEMO_USER;
+		CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD timer");
+	} else if (!strcmp(source, "pipe")) {
+		CHECK(pipe(p) == 0, "pipe");
+		uk = ukevent_poll(p[0], POLLIN, KEVENT_REQ_ONESHOT);
+		uk.user_u64 = DEMO_USER;
+		CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD poll");
+		CHECK(write(p[1], "x", 1) == 1, "write");
+	} else {
+		uk = ukevent_user(7, DEMO_USER);
+		uk.req_flags = KEVENT_REQ_ONESHOT;
+		CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD user");
+		uk = ukevent_user(7, DEMO_USER);
+		uk.event = 0x5;
+		CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 1, &uk) == 1, "READY");
+	}
+	pthread_join(th, NULL);
+
+	CHECK(w.ret == 1, "kevent_wait returned %d", w.ret);
+	printf("kevent-demo %s: kevent_wait() = %d, ring_kidx=%u ring_over=%u\n",
+	       source, w.ret, kevent_ring_kidx(ring), kevent_ring_over(ring));
+	print_ukevent("ring[0]", &ring->event[0]);
+	CHECK(kevent_ring_kidx(ring) == 1, "ring_kidx %u", kevent_ring_kidx(ring));
+	CHECK(ring->event[0].user_u64 == DEMO_USER, "ring[0] user data");
+	CHECK(ring->event[0].ret_flags & KEVENT_RET_DONE, "ring[0] not DONE");
+	CHECK(kevent_commit(fd, 1, 0) == 1, "commit");
+	close(fd);
+	if (p[0] >= 0) {
+		close(p[0]);
+		close(p[1]);
+	}
+	kevent_ring_free(ring, RING_SIZE);
+	return failures ? 1 : 0;
+}
+
+/* ---- WAKEUP_ONE herd -------------------------------------------------- */
+
+struct herd_thread {
+	int fd;
+	int idx;
+	volatile pid_t tid;
+	volatile int events;
+	volatile int returns;
+};
+
+static volatile int herd_stop;
+
+static void *herd_fn(void *arg)
+{
+	struct herd_thread *t = arg;
+	struct ukevent ev;
+
+	t->tid = gettid_();
+	while (!herd_stop) {
+		int r = kevent_get_events(t->fd, 1, 1, NULL, &ev, 0);
+
+		if (r > 0) {
+			printf("kevent-demo herd: thread %d (tid %d) got event user=0x%llx id=0x%llx\n",
+			       t->idx, (int)t->tid, (unsigned long long)ev.user_u64,
+			       (unsigned long long)ev.id.raw_u64);
+			fflush(stdout);
+			__atomic_add_fetch(&t->events, 1, __ATOMIC_SEQ_CST);
+		}
+		__atomic_add_fetch(&t->returns, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+static int herd_returns(struct herd_thread *t)
+{
+	int n = 0;
+
+	for (int i = 0; i < HERD; i++)
+		n += __atomic_load_n(&t[i].returns, __ATOMIC_SEQ_CST);
+	return n;
+}
+
+static void herd_all_asleep(struct herd_thread *t)
+{
+	for (int i = 0; i < HERD; i++)
+		wait_asleep(&t[i].tid, __NR_kevent_get_events);
+}
+
+static int demo_herd(void)
+{
+	struct herd_thread t[HERD] = { 0 };
+	pthread_t th[HERD];
+	struct ukevent uk;
+	int fd, a[2], b[2], r0, events = 0;
+
+	fd = kevent_init(NULL, 0, 0);
+	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	if (fd < 0 || pipe(a) || pipe(b))
+		return 1;
+	/* Pipe A: WAKEUP_ONE. Pipe B: wake everybody. Edge triggered. */
+	uk = ukevent_poll(a[0], POLLIN, KEVENT_REQ_WAKEUP_ONE | KEVENT_REQ_ET);
+	uk.user_u64 = DEMO_USER;
+	CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD pipe A");
+	uk = ukevent_poll(b[0], POLLIN, KEVENT_REQ_ET);
+	uk.user_u64 = DEMO_USER;
+	CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD pipe B");
+	printf("kevent-demo herd: pid %d, queue fd %d, pipe A fd %d (WAKEUP_ONE), pipe B fd %d\n",
+	       (int)getpid(), fd, a[0], b[0]);
+
+	for (int i = 0; i < HERD; i++) {
+		t[i].fd = fd;
+		t[i].idx = i;
+		pthread_create(&th[i], NULL, herd_fn, &t[i]);
+	}
+	herd_all_asleep(t);
+	printf("kevent-demo herd: %d threads asleep; writing to pipe A\n", HERD);
+	fflush(stdout);
+	r0 = herd_returns(t);
+	CHECK(write(a[1], "a", 1) == 1, "write A");
+	while (herd_returns(t) < r0 + 1)
+		msleep(1);
+	herd_all_asleep(t);
+	msleep(20);
+	CHECK(herd_returns(t) == r0 + 1, "pipe A: %d threads returned, expected 1",
+	      herd_returns(t) - r0);
+
+	printf("kevent-demo herd: %d threads asleep; writing to pipe B\n", HERD);
+	fflush(stdout);
+	r0 = herd_returns(t);
+	CHECK(write(b[1], "b", 1) == 1, "write B");
+	while (herd_returns(t) < r0 + 1)
+		msleep(1);
+	herd_all_asleep(t);
+
+	herd_stop = 1;
+	CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 0, NULL) == 0, "READY 0");
+	for (int i = 0; i < HERD; i++) {
+		pthread_join(th[i], NULL);
+		events += t[i].events;
+	}
+	CHECK(events == 2, "%d events delivered, expected 2", events);
+	printf("kevent-demo herd: %d events delivered\n", events);
+	close(fd);
+	return failures ? 1 : 0;
+}
+
+/* ---- ring wraparound -------------------------------------------------- */
+
+static int demo_ring(void)
+{
+	struct kevent_ring *ring = kevent_ring_alloc(RING_SIZE);
+	struct __kernel_timespec ts = kevent_ts(10, 0);
+	unsigned int kidx = 0, over = 0;
+	struct ukevent uk;
+	int fd;
+
+	if (!ring)
+		return 1;
+	fd = kevent_init(ring, RING_SIZE, 0);
+	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	if (fd < 0)
+		return 1;
+	uk = ukevent_user(1, DEMO_USER);
+	CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD user");
+	printf("kevent-demo ring: pid %d, queue fd %d, ring %p (%d entries)\n",
+	       (int)getpid(), fd, (void *)ring, RING_SIZE);
+	for (unsigned int round = 0; round < 10; round++) {
+		unsigned int slot = kidx;
+		int r;
+
+		uk = ukevent_user(1, DEMO_USER);
+		uk.event = 0x100 + round;
+		CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 1, &uk) == 1, "READY");
+		r = kevent_wait(fd, 1, kidx, &ts, 0);
+		CHECK(r == 1, "round %u: kevent_wait = %d", round, r);
+		kidx = kevent_ring_kidx(ring);
+		over = kevent_ring_over(ring);
+		CHECK(ring->event[slot].ret_data[0] == 0x100 + round,
+		      "round %u: ring[%u].ret_data[0] = 0x%x", round, slot,
+		      ring->event[slot].ret_data[0]);
+		printf("kevent-demo ring: round %u: slot %u, ring_kidx=%u ring_over=%u\n",
+		       round, slot, kidx, over);
+		fflush(stdout);
+		CHECK(kevent_commit(fd, kidx, over) == 1, "commit");
+	}
+	CHECK(over == 2 && kidx == 2, "ring ended at kidx %u over %u", kidx, over);
+	close(fd);
+	kevent_ring_free(ring, RING_SIZE);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	int ret;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(mode, "timer") || !strcmp(mode, "pipe") || !strcmp(mode, "user"))
+		ret = demo_source(mode);
+	else if (!strcmp(mode, "herd"))
+		ret = demo_herd();
+	else if (!strcmp(mode, "ring"))
+		ret = demo_ring();
+	else {
+		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring\n");
+		return 2;
+	}
+	printf("kevent-demo %s: %s\n", mode, ret ? "FAILED" : "done");
+	return ret;
+}

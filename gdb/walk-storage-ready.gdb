@@ -1,0 +1,125 @@
+# gdb/walk-storage-ready.gdb - one event from its source to the user's ring.
+#
+#   (gdb) source gdb/walk-storage-ready.gdb      then, in the guest:
+#   # kevent-demo timer
+#
+# kevent-demo (gdb/guest/kevent-demo.c) puts a thread to sleep in
+# kevent_wait() on a queue with a 4-entry ring, then adds a ONESHOT 20 ms
+# TIMER kevent whose user data is 0xc0ffee. This walkthrough follows that
+# event:
+#
+#   1. the hrtimer fires: kevent_timer_fn() -> kevent_storage_ready()
+#   2. mark ready: the kevent goes on the queue's ready list, and
+#      kevent_queue_wake() calls __wake_up(&q->wq)
+#   3. wake-up: kevent_wake_function() wakes the sleeping thread
+#   4. dequeue: that thread, back in kevent_wait(), takes the kevent off the
+#      ready list (kevent_dequeue_ready())
+#   5. copy to the ring: the event and the ring header reach user memory,
+#      then the kernel's index q->rs.kidx moves on (a hardware watchpoint)
+#   6. the thread leaves the system call: the delivery is complete (ONESHOT:
+#      the kevent is removed)
+#
+# Other sources: 'set $walk_source = "pipe"' (kevent-demo pipe: a write to a
+# pipe watched by a POLL kevent) or "user" (kevent-demo user:
+# KEVENT_CTL_READY) before sourcing. Works from a guest halted at reset
+# (make gdb) or running (make gdb-attach), and in batch mode (make gdb-walk,
+# scripts/gdb-tests.sh).
+
+set pagination off
+set confirm off
+if $_isvoid($walk_source)
+  set $walk_source = "timer"
+end
+
+echo \n=== walk-storage-ready: waiting for the event. In the guest, run:\n
+if $_streq($walk_source, "timer")
+  echo ===   kevent-demo timer\n
+end
+if $_streq($walk_source, "pipe")
+  echo ===   kevent-demo pipe\n
+end
+if $_streq($walk_source, "user")
+  echo ===   kevent-demo user\n
+end
+
+# ---- 1. the source fires ---------------------------------------------------
+# Stop in kevent_storage_ready() only when called by the chosen source for a
+# storage watched by the demo's kevent (user data 0xc0ffee): nothing else
+# that uses kevents stops us.
+if $_streq($walk_source, "timer")
+  kevent-run-to kevent_storage_ready if $_caller_is("kevent_timer_fn") && $kevent_with_user(st, 0xc0ffee)
+end
+if $_streq($walk_source, "pipe")
+  kevent-run-to kevent_storage_ready if $_caller_is("kevent_poll_wake") && $kevent_with_user(st, 0xc0ffee)
+end
+if $_streq($walk_source, "user")
+  # KEVENT_CTL_READY readies one kevent through kevent_ready(), which runs
+  # the same per-kevent step as kevent_storage_ready() on k->st.
+  kevent-run-to kevent_ready if k->event.user_u64 == 0xc0ffee
+  set $st = k->st
+end
+if !$_streq($walk_source, "user")
+  set $st = st
+end
+set $k = $kevent_with_user($st, 0xc0ffee)
+set $q = $k->queue
+echo \n=== 1. the source fired: who called kevent_storage_ready()\n
+bt 12
+echo \n=== 1. the storage and its kevents (the demo's kevent is still 'waiting')\n
+kevent-storage $st
+echo \n=== 1. the queues of the demo process (one kevent, nothing ready, one waiter)\n
+kevent-queues
+echo \n=== 1. who sleeps on the queue\n
+kevent-waiters $q
+echo \n=== 1. the kevent before the event\n
+print *$k
+
+# ---- 2. mark ready -----------------------------------------------------------
+# kevent_fire_locked() (inlined into kevent_storage_ready) ran the type
+# callback, linked the kevent on q->ready_list and now wakes the queue.
+kevent-run-to __wake_up if wq_head == &$q->wq
+echo \n=== 2. marked ready: the kevent is on the ready list, __wake_up(&q->wq) is next\n
+bt 4
+# nr_exclusive: 1 wakes one exclusive waiter (a WAKEUP_ONE kevent), 0 all
+print nr_exclusive
+kevent-ready $q
+print *$k
+
+# ---- 3. wake-up ----------------------------------------------------------------
+kevent-run-to kevent_wake_function if ((struct kevent_waiter *) wait)->q == $q
+echo \n=== 3. wake-up: kevent_wake_function() wakes this waiter (marked ->)\n
+kevent-waiters $q
+set $tid = ((struct task_struct *) wait->private)->pid
+print $tid
+print ((struct task_struct *) wait->private)->comm
+
+# ---- 4. dequeue -------------------------------------------------------------------
+kevent-run-to kevent_dequeue_ready if q == $q
+echo \n=== 4. the woken thread, back in its system call, dequeues\n
+bt 6
+kevent-ready $q
+finish
+echo \n=== 4. dequeued: off the ready list, INFLIGHT while it is copied\n
+kevent-ready $q
+print *$k
+
+# ---- 5. copy to the ring ---------------------------------------------------------
+# kevent_ring_fill() copies the snapshot to ring->event[kidx], publishes
+# ring_kidx/ring_over, then records the new position in q->rs: a hardware
+# watchpoint on q->rs.kidx stops right after the copy.
+kevent-watch $q->rs.kidx
+echo \n=== 5. copied: the entry and the ring header are in user memory, q->rs moved on\n
+bt 4
+print $q->rs
+kevent-ring $q
+
+# ---- 6. back to user space -----------------------------------------------------------
+# The delivery is finished (the ONESHOT kevent removed) by the time the
+# woken thread leaves the system call.
+kevent-run-to syscall_exit_to_user_mode if $lx_current()->pid == $tid
+echo \n=== 6. the thread returns to user space: delivery complete, ONESHOT kevent removed\n
+kevent-queues
+kevent-ready $q
+kevent-ring $q
+
+echo \n=== walk-storage-ready: done. 'continue' lets the guest run on.\n

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# GDB sessions on the lab kernel (docs/gdb.md).
+#
+#   scripts/gdb.sh start            make gdb: boot halted, open GDB on vmlinux
+#   scripts/gdb.sh console          make gdb-console: type into that guest
+#   scripts/gdb.sh vm [ARGS]        make vm GDB=1: make vm with a gdb stub
+#   scripts/gdb.sh attach           make gdb-attach: GDB on that running vm
+#   scripts/gdb.sh walk NAME [OPTS] make gdb-walk W=NAME: a walkthrough in
+#                                   gdb -batch against a fresh guest
+#
+# The stub always listens on 127.0.0.1 only (scripts/run-vm.sh). GDB gets
+# vmlinux, the kernel's own helpers (build/obj-*/vmlinux-gdb.py: lx-ps,
+# lx-dmesg, lx-symbols, ...) and gdb/kevent.py.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+run_vm=$KLAB_ROOT/scripts/run-vm.sh
+state=$KLAB_BUILD/gdb
+mkdir -p "$state"
+
+usage() {
+	cat <<EOF
+Usage: scripts/gdb.sh start | console | vm [RUN-VM ARGS] | attach
+       scripts/gdb.sh walk NAME [--source timer|pipe|user] [--then 'CMD']
+                               [--out DIR] [--timeout S]
+
+  start    boot the lab kernel halted under QEMU's gdb stub and open GDB;
+           the guest console goes to $state/console.log and to a
+           pseudo-terminal that 'make gdb-console' connects to
+  console  connect this terminal to the console of 'make gdb' (Ctrl-x leaves)
+  vm       'make vm' with a gdb stub the guest does not wait for
+  attach   open GDB on the guest of a running 'make vm GDB=1'
+  walk     run gdb/walk-NAME.gdb in gdb -batch against a new guest that
+           runs the matching kevent-demo, then CMD (--then); transcript in
+           DIR (default $state/walk-NAME): gdb.log, console.log
+
+Walkthroughs: $(cd "$KLAB_ROOT/gdb" && find . -maxdepth 1 -name 'walk-*.gdb' | sed 's|^\./walk-||; s|\.gdb$||' | sort | tr '\n' ' ')
+EOF
+}
+
+need_built() {
+	[ -f "$KLAB_VMLINUX" ] || die "no $KLAB_VMLINUX (run: make kernel)"
+	[ -f "$KLAB_OBJ/vmlinux-gdb.py" ] || die "no $KLAB_OBJ/vmlinux-gdb.py (CONFIG_GDB_SCRIPTS; run: make kernel)"
+	[ -f "$KLAB_INITRD" ] || die "no $KLAB_INITRD (run: make rootfs)"
+	command -v gdb >/dev/null || die "gdb missing (run: scripts/deps.sh)"
+}
+
+# The GDB command line shared by every mode: no ~/.gdbinit, vmlinux, the
+# kernel's helpers, ours.
+gdb_args() {
+	printf '%s\0' -q -nx \
+		-iex "set pagination off" -iex "set confirm off" \
+		-iex "set auto-load safe-path $KLAB_OBJ" \
+		-ex "file $KLAB_VMLINUX" \
+		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \
+		-ex "source $KLAB_ROOT/gdb/kevent.py"
+}
+
+# listening PORT: is something listening on 127.0.0.1:PORT? (/proc, no
+# connection: connecting to a gdb stub stops its guest)
+listening() {
+	grep -qs -- "$(printf '0100007F:%04X 00000000:0000 0A' "$1")" /proc/net/tcp
+}
+
+# wait_stub PORTFILE PID: wait until the launcher PID wrote PORTFILE and the
+# stub listens; prints the port. Fails if the launcher dies first.
+wait_stub() {
+	local file=$1 pid=$2 port="" i
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if [ -z "$port" ] && [ -s "$file" ]; then
+			port=$(cut -d' ' -f1 "$file")
+		fi
+		if [ -n "$port" ] && listening "$port"; then
+			echo "$port"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# The launcher runs in a session of its own: Ctrl-C in GDB must not reach
+# QEMU, and the whole group (timeout, qemu, tee) can be ended at once.
+vm_pid=""
+stop_vm() {
+	if [ -n "$vm_pid" ] && kill -0 "$vm_pid" 2>/dev/null; then
+		kill -TERM -- "-$vm_pid" 2>/dev/null || true
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$vm_pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL -- "-$vm_pid" 2>/dev/null || true
+	fi
+}
+
+cmd_start() {
+	need_built
+	local log=$state/console.log err=$state/qemu.err portfile=$state/session.port pty="" port i
+	rm -f "$portfile" "$state/console.pty"
+	: >"$log"
+	trap stop_vm EXIT
+	setsid "$run_vm" --gdb --gdb-port-file "$portfile" --console pty --log "$log" \
+		</dev/null >"$err" 2>&1 &
+	vm_pid=$!
+	if ! port=$(wait_stub "$portfile" "$vm_pid"); then
+		cat "$err" >&2
+		die "the guest did not start (see above)"
+	fi
+	for ((i = 0; i < 100; i++)); do
+		pty=$(sed -n 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' "$err" | head -n 1)
+		[ -n "$pty" ] && break
+		sleep 0.1
+	done
+	[ -n "$pty" ] && echo "$pty" >"$state/console.pty"
+	cat <<EOF
+
+kevent lab GDB session: $(grep -m1 '^klab: booting' "$err" | sed 's/^klab: //')
+  gdb stub         127.0.0.1:$port (guest halted at its first instruction)
+  guest console    tail -f $log
+  type in guest    make gdb-console   (in a second terminal; Ctrl-x leaves)
+
+In GDB:  continue                         boot the guest (Ctrl-C stops it again)
+         kevent-help                      the kevent helpers and walkthroughs
+         source gdb/walk-storage-ready.gdb  then in the guest: kevent-demo timer
+         quit                             ends GDB and the guest
+EOF
+	local -a args
+	mapfile -d '' args < <(gdb_args)
+	set +e
+	gdb "${args[@]}" -ex "target remote 127.0.0.1:$port"
+	set -e
+	rm -f "$state/console.pty" "$portfile"
+}
+
+cmd_console() {
+	local pty
+	pty=$(cat "$state/console.pty" 2>/dev/null || true)
+	if [ -z "$pty" ] || [ ! -e "$pty" ]; then
+		die "no 'make gdb' session running (no console at ${pty:-$state/console.pty})"
+	fi
+	echo "klab: console of the 'make gdb' guest on $pty; leave with Ctrl-x" >&2
+	exec busybox microcom -s 115200 "$pty"
+}
+
+cmd_vm() {
+	exec "$run_vm" --gdb-run --gdb-port-file "$state/vm.port" "$@"
+}
+
+cmd_attach() {
+	need_built
+	local port pid
+	[ -s "$state/vm.port" ] || die "no 'make vm GDB=1' found ($state/vm.port missing): start one first"
+	read -r port pid <"$state/vm.port"
+	if ! kill -0 "$pid" 2>/dev/null || ! listening "$port"; then
+		die "the 'make vm GDB=1' of $state/vm.port (pid $pid, port $port) is not running"
+	fi
+	cat <<EOF
+kevent lab: attaching to the running guest on 127.0.0.1:$port. Attaching
+stops it: 'continue' lets it run (Ctrl-C stops it again); 'quit' detaches
+and leaves it running. kevent-help lists the helpers.
+EOF
+	local -a args
+	mapfile -d '' args < <(gdb_args)
+	exec gdb "${args[@]}" -ex "target remote 127.0.0.1:$port" \
+		-ex "define hook-quit
+detach
+end"
+}
+
+# walk NAME: one walkthrough in gdb -batch against a fresh guest.
+cmd_walk() {
+	local name="" source=timer then="" out="" limit=300
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--source) source=$2; shift ;;
+		--then) then=$2; shift ;;
+		--out) out=$2; shift ;;
+		--timeout) limit=$2; shift ;;
+		-*) usage >&2; die "unknown option: $1" ;;
+		*) name=$1 ;;
+		esac
+		shift
+	done
+	[ -n "$name" ] || { usage >&2; die "walk: which walkthrough?"; }
+	local script=$KLAB_ROOT/gdb/walk-$name.gdb demo
+	[ -f "$script" ] || die "no walkthrough $script"
+	case "$name" in
+	storage-ready) demo="kevent-demo $source" ;;
+	herd) demo="kevent-demo herd" ;;
+	ring-wrap) demo="kevent-demo ring" ;;
+	*) demo=$(sed -n 's/^# guest: //p' "$script" | head -n 1) ;;
+	esac
+	[ -n "$demo" ] || die "$script names no guest program ('# guest: CMD' line)"
+	need_built
+	out=${out:-$state/walk-$name}
+	mkdir -p "$out"
+	local portfile=$out/port port="" tries rc grc
+	local -a args
+	mapfile -d '' args < <(gdb_args)
+	trap stop_vm EXIT
+	# A port picked free can be taken before QEMU binds it (another
+	# session starting at the same moment): try again then.
+	for ((tries = 0; tries < 3; tries++)); do
+		rm -f "$portfile"
+		setsid "$run_vm" --gdb --gdb-port-file "$portfile" --timeout "$limit" \
+			--exec "$demo${then:+ && $then}" \
+			</dev/null >"$out/console.log" 2>"$out/qemu.err" &
+		vm_pid=$!
+		port=$(wait_stub "$portfile" "$vm_pid") && break
+		wait "$vm_pid" 2>/dev/null || true
+		grep -qiE 'address already in use|failed to bind|could not' "$out/qemu.err" ||
+			{ cat "$out/qemu.err" >&2; die "the guest did not start"; }
+		port=""
+	done
+	[ -n "$port" ] || die "no free port for the gdb stub after 3 tries"
+	stage gdb "walk-$name: guest runs '$demo${then:+ && $then}', stub on 127.0.0.1:$port"
+	set +e
+	timeout -k 5 "$limit" gdb -batch "${args[@]}" \
+		-ex "target remote 127.0.0.1:$port" \
+		-ex "set \$walk_source = \"$source\"" \
+		-x "$script" \
+		-ex "detach" >"$out/gdb.log" 2>&1
+	grc=$?
+	wait "$vm_pid"
+	rc=$?
+	set -e
+	vm_pid=""
+	echo "$grc $rc" >"$out/status"
+	stage gdb "walk-$name: gdb exit $grc, guest exit $rc (transcript: $out/gdb.log, console: $out/console.log)"
+	[ "$grc" = 0 ] && [ "$rc" = 0 ]
+}
+
+case "${1:-}" in
+start) shift; cmd_start "$@" ;;
+console) shift; cmd_console "$@" ;;
+vm) shift; cmd_vm "$@" ;;
+attach) shift; cmd_attach "$@" ;;
+walk) shift; cmd_walk "$@" ;;
+-h | --help | help) usage ;;
+*) usage >&2; exit 2 ;;
+esac
