@@ -91,18 +91,15 @@ struct kst_fdinfo {
 };
 
 /*
- * Read /proc/<pid>/fdinfo/<fd> of the calling process in one pass. Lines
- * are stored in lines[0..max) if lines is not NULL. Returns 0, or -1 with
- * errno if the file cannot be read or a counter is missing.
+ * Read /proc/self/fdinfo/<fd> in one pass. "kevent:" lines are counted and
+ * stored in lines[0..max) if lines is not NULL. Returns 0, or -1 with errno
+ * if the file cannot be read or a counter is missing.
  */
 static inline int kst_fdinfo_read(int fd, struct kst_fdinfo *fi,
 				  struct kst_kline *lines, int max)
 {
-	static __thread char buf[1 << 20];
-	char path[64], *p, *nl;
-	size_t len = 0;
-	ssize_t n;
-	int f;
+	char path[64], line[512];
+	FILE *f;
 
 	memset(fi, 0, sizeof(*fi));
 	fi->registered = fi->ready = fi->added = fi->removed = -1;
@@ -110,35 +107,27 @@ static inline int kst_fdinfo_read(int fd, struct kst_fdinfo *fi,
 	fi->ring_size = fi->ring_kidx = fi->ring_uidx = fi->ring_over = -1;
 	fi->ring_free = -1;
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	f = fopen(path, "re");
+	if (!f)
 		return -1;
-	/* seq_file: read until EOF, the whole text is one snapshot anyway */
-	while (len < sizeof(buf) - 1 &&
-	       (n = read(f, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(f);
-	buf[len] = '\0';
-	for (p = buf; p && *p; p = nl) {
+	/* seq_file: the kernel prints the whole text under the queue mutex */
+	while (fgets(line, sizeof(line), f)) {
 		long long v;
 		char key[32];
 
-		nl = strchr(p, '\n');
-		if (nl)
-			*nl++ = '\0';
-		if (!strncmp(p, "kevent:", 7)) {
+		if (!strncmp(line, "kevent:", 7)) {
 			struct kst_kline kl;
 
 			memset(&kl, 0, sizeof(kl));
 			fi->nlines++;
 			if (lines && fi->nparsed < max &&
-			    sscanf(p + 7, " type=%u id=%llx event=%x req_flags=%x user=%llx state=%11s",
+			    sscanf(line + 7, " type=%u id=%llx event=%x req_flags=%x user=%llx state=%11s",
 				   &kl.type, &kl.id, &kl.event, &kl.req_flags,
 				   &kl.user, kl.state) == 6)
 				lines[fi->nparsed++] = kl;
 			continue;
 		}
-		if (sscanf(p, "%31[^:]:%lld", key, &v) != 2)
+		if (sscanf(line, "%31[^:]:%lld", key, &v) != 2)
 			continue;
 		if (!strcmp(key, KFD_REGISTERED))
 			fi->registered = v;
@@ -167,6 +156,7 @@ static inline int kst_fdinfo_read(int fd, struct kst_fdinfo *fi,
 		else if (!strcmp(key, "ring_free"))
 			fi->ring_free = v;
 	}
+	fclose(f);
 	if (fi->registered < 0 || fi->ready < 0 || fi->added < 0 ||
 	    fi->removed < 0 || fi->delivered < 0) {
 		errno = ENOENT;
