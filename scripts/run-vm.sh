@@ -111,7 +111,12 @@ tcg) accel_args=(-accel "tcg,thread=multi" -cpu max) ;;
 *) die "--accel takes kvm or tcg" ;;
 esac
 
-cmdline="console=ttyS0 nokaslr panic=-1 loglevel=5 $append"
+cmdline="console=ttyS0 nokaslr panic=-1 loglevel=5"
+# The debug kernel under TCG can spend tens of seconds in one stretch of
+# KASAN/kmemleak/lockdep bookkeeping at boot: without a longer threshold the
+# soft-lockup watchdog reports emulation slowness as a kernel bug.
+[ "$KLAB_VARIANT" = debug ] && [ "$accel" = tcg ] && cmdline+=" watchdog_thresh=60"
+cmdline+=" $append"
 qemu=(qemu-system-x86_64 -machine pc "${accel_args[@]}" -smp "$cpus" -m "$mem"
 	-kernel "$kernel" -initrd "$initrd" -display none -no-reboot
 	-device virtio-rng-pci)

@@ -13,10 +13,22 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 scripts=$KLAB_ROOT/scripts
-results=$KLAB_BUILD/results
-mkdir -p "$results"
+# Each run writes into a private directory, so that two make test at once
+# (two variants, or two developers on one build directory) never read each
+# other's files; the logs are published to build/results/ at the end.
+published=$KLAB_BUILD/results
+mkdir -p "$published"
+results=$(mktemp -d "$published/run.XXXXXX")
+publish() {
+	local f
+	for f in "$results"/*; do
+		[ -e "$f" ] && mv -f "$f" "$published/"
+	done
+	rmdir "$results" 2>/dev/null || true
+}
+trap publish EXIT
 console=$results/console-$KLAB_VARIANT.log
-host_ktap=$results/host.ktap
+host_ktap=$results/host-$KLAB_VARIANT.ktap
 
 stage deps "checking packages"
 "$scripts/deps.sh"
@@ -36,7 +48,7 @@ fi
 # Debug kernels are several times slower: give them more time.
 limit=1800
 [ "$KLAB_VARIANT" = debug ] && limit=3600
-stage boot "guest suites under ${accel^^} (console: $console)"
+stage boot "guest suites under ${accel^^} (console: $published/$(basename "$console"))"
 start=$(date +%s)
 set +e
 # kmemleak (debug kernel only; a no-op otherwise) forgets boot-time objects
@@ -58,26 +70,26 @@ stage tests "guest finished in $(($(date +%s) - start))s (exit $rc)"
 extra=""
 case "$rc" in
 0 | 1) ;;
-124) extra="guest timed out after ${limit}s (console: $console)" ;;
-125) extra="guest ended without reporting a status: panic? (console: $console)" ;;
-*) extra="guest runner exited $rc (console: $console)" ;;
+124) extra="guest timed out after ${limit}s (console: $published/$(basename "$console"))" ;;
+125) extra="guest ended without reporting a status: panic? (console: $published/$(basename "$console"))" ;;
+*) extra="guest runner exited $rc (console: $published/$(basename "$console"))" ;;
 esac
 # The guest's KTAP must also satisfy the kernel's own parser.
 kunit_py=$KLAB_SRC/tools/testing/kunit/kunit.py
-parse_ktap=$results/kunit-parse.ktap
+parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 {
 	echo "KTAP version 1"
 	echo "1..1"
-	if python3 "$kunit_py" parse "$console" >"$results/kunit-parse.log" 2>&1 ||
-		grep -q 'Testing complete' "$results/kunit-parse.log"; then
-		if grep -qE 'ERROR|CRASHED|could not parse' "$results/kunit-parse.log"; then
-			grep -E 'ERROR|CRASHED|could not parse' "$results/kunit-parse.log" | head -n 5 | sed 's/^/# /'
+	if python3 "$kunit_py" parse "$console" >"$results/kunit-parse-$KLAB_VARIANT.log" 2>&1 ||
+		grep -q 'Testing complete' "$results/kunit-parse-$KLAB_VARIANT.log"; then
+		if grep -qE 'ERROR|CRASHED|could not parse' "$results/kunit-parse-$KLAB_VARIANT.log"; then
+			grep -E 'ERROR|CRASHED|could not parse' "$results/kunit-parse-$KLAB_VARIANT.log" | head -n 5 | sed 's/^/# /'
 			echo "not ok 1 host_ktap.guest_ktap_parses_with_kunit_py"
 		else
 			echo "ok 1 host_ktap.guest_ktap_parses_with_kunit_py"
 		fi
 	else
-		tail -n 5 "$results/kunit-parse.log" | sed 's/^/# /'
+		tail -n 5 "$results/kunit-parse-$KLAB_VARIANT.log" | sed 's/^/# /'
 		echo "not ok 1 host_ktap.guest_ktap_parses_with_kunit_py"
 	fi
 } >"$parse_ktap"
