@@ -128,7 +128,7 @@ TEST(fdinfo_counters)
 {
 	static const char *const keys[] = {
 		KFD_REGISTERED, KFD_READY, KFD_ADDED, KFD_REMOVED,
-		KFD_MARKED, KFD_DELIVERED, KFD_WAKEUPS,
+		KFD_MARKED, KFD_DELIVERED, KFD_WAKEUPS, KFD_WAITERS,
 	};
 	int fd = kt_queue();
 	long long v;

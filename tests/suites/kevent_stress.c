@@ -477,8 +477,8 @@ static void *watcher_fn(void *arg)
 #define U_SLOTS		48
 #define U_MUT		3
 #define U_RDY		3
-#define U_MUT_OPS	2500
-#define U_RDY_OPS	2500
+#define U_MUT_OPS	25000
+#define U_RDY_OPS	25000
 #define MAX_INST	(1 << 16)
 #define U_MAGIC		0x5eedULL
 
@@ -778,17 +778,15 @@ TEST_TIMEOUT(user_storm, 240)
 		KT_ASSERT(!pthread_create(&rdy[i].th, NULL, u_readier, &rdy[i]));
 	}
 	/* the main thread cancels consumers mid-wait until the work is done */
-	for (;;) {
-		bool done = true;
-
+	for (int left = U_MUT + U_RDY; left;) {
 		for (int i = 0; i < U_MUT + U_RDY; i++) {
-			pthread_t th = i < U_MUT ? mut[i].th : rdy[i - U_MUT].th;
+			struct uthread *t = i < U_MUT ? &mut[i] : &rdy[i - U_MUT];
 
-			if (pthread_tryjoin_np(th, NULL) == EBUSY)
-				done = false;
+			if (t->idx >= 0 && pthread_tryjoin_np(t->th, NULL) == 0) {
+				t->idx = -1;	/* joined */
+				left--;
+			}
 		}
-		if (done)
-			break;
 		if (elapsed_ms(t0) > STORM_CAP_MS)
 			__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 		if (elapsed_ms(t0) - last_cancel >= 15) {
@@ -798,10 +796,6 @@ TEST_TIMEOUT(user_storm, 240)
 		}
 		kt_msleep(2);
 	}
-	for (int i = 0; i < U_MUT; i++)
-		pthread_join(mut[i].th, NULL);
-	for (int i = 0; i < U_RDY; i++)
-		pthread_join(rdy[i].th, NULL);
 	kt_log("storm: %lld ms, %u instances, %ld adds %ld removes %ld modifies, %ld READY entries (%ld accepted), %ld kicks",
 	       elapsed_ms(t0), s.ninst - 1, s.adds, s.removes, s.modifies, s.readies, s.accepted,
 	       s.kicks);
@@ -828,7 +822,7 @@ TEST_TIMEOUT(user_storm, 240)
  * must arrive exactly once.
  * ====================================================================== */
 
-#define C_N 3000
+#define C_N 12000
 
 struct cstorm {
 	struct pool pool;
@@ -887,7 +881,7 @@ TEST_TIMEOUT(cancel_storm, 240)
 	pool_add_consumer(&s.pool, 1, C_GET, 17);
 
 	t0 = kt_mono_ns();
-	while (sent < C_N) {
+	while (sent < C_N && elapsed_ms(t0) < STORM_CAP_MS) {
 		int n = 1 + (int)kst_below(&rng, 12);
 
 		if (n > C_N - sent)
@@ -905,25 +899,26 @@ TEST_TIMEOUT(cancel_storm, 240)
 		if (kst_chance(&rng, 30))
 			kt_msleep(1);
 	}
-	kt_log("readied %d kevents on each queue in %lld ms", C_N, elapsed_ms(t0));
+	kt_log("readied %d of %d kevents on each queue in %lld ms", sent, C_N, elapsed_ms(t0));
 	if (!pool_wait_quiet(&s.pool, DRAIN_CAP_MS))
 		kt_fail_at(__FILE__, __LINE__, "queues not drained after %d ms", DRAIN_CAP_MS);
 	pool_stop(&s.pool);
 	pool_final_drain(&s.pool);
 	kt_log("%ld consumer rounds, %ld consumers ended by cancellation", s.pool.rounds,
 	       s.pool.cancels);
+	/* readied ones exactly once, the others never (and still registered) */
 	for (int qi = 0; qi < 2; qi++)
 		for (int i = 0; i < C_N; i++) {
-			if (s.count[qi][i] == 0 && lost++ < 10)
+			if (i < sent && s.count[qi][i] == 0 && lost++ < 10)
 				kt_fail_at(__FILE__, __LINE__, "queue %d: event %d lost", qi, i);
-			if (s.count[qi][i] > 1 && dup++ < 10)
+			if (s.count[qi][i] > (i < sent) && dup++ < 10)
 				kt_fail_at(__FILE__, __LINE__, "queue %d: event %d delivered %d times",
 					   qi, i, s.count[qi][i]);
 		}
 	KT_EXPECT_EQ(lost, 0);
 	KT_EXPECT_EQ(dup, 0);
 	for (int qi = 0; qi < 2; qi++)
-		pool_check_fdinfo(&s.pool, qi, 0);
+		pool_check_fdinfo(&s.pool, qi, C_N - sent);
 	close(s.pool.q[0].fd);
 	close(s.pool.q[1].fd);
 	check_room(room);
@@ -934,7 +929,7 @@ TEST_TIMEOUT(cancel_storm, 240)
  * added and removed while consumers take their expiries.
  * ====================================================================== */
 
-#define T_ONESHOT	240
+#define T_ONESHOT	1500
 #define T_PERIODIC	12
 #define T_MAX		(T_ONESHOT + 4 * T_PERIODIC + 8)
 
@@ -1051,11 +1046,11 @@ TEST_TIMEOUT(timer_storm, 240)
 	pool_add_consumer(&s.pool, 0, C_GET, 23);
 
 	t0 = kt_mono_ns();
-	/* periodic timers, 2..8 ms; the ns part makes every period unique */
+	/* periodic timers, 2..8 ms; a few ns more make every period unique */
 	for (int k = 0; k < T_PERIODIC; k++) {
 		periodic[k] = n;
 		t_add(&s, s.pool.q[0].fd, n++, false,
-		      (2 + k % 7) * MS + (++unique) * 1000);
+		      (2 + k % 7) * MS + (++unique));
 	}
 	while (oneshots < T_ONESHOT && elapsed_ms(t0) < STORM_CAP_MS) {
 		int batch = 1 + (int)kst_below(&rng, 8);
@@ -1064,7 +1059,7 @@ TEST_TIMEOUT(timer_storm, 240)
 			int i = n++;
 
 			t_add(&s, s.pool.q[0].fd, i, true,
-			      (1 + kst_below(&rng, 30)) * MS + (++unique) * 1000);
+			      (1 + kst_below(&rng, 30)) * MS + (++unique));
 			/* some are removed before (or after) they fire */
 			if (kst_chance(&rng, 10))
 				t_remove(&s, s.pool.q[0].fd, i);
@@ -1075,7 +1070,7 @@ TEST_TIMEOUT(timer_storm, 240)
 			t_remove(&s, s.pool.q[0].fd, periodic[k]);
 			periodic[k] = n;
 			t_add(&s, s.pool.q[0].fd, n++, false,
-			      (2 + kst_below(&rng, 7)) * MS + (++unique) * 1000);
+			      (2 + kst_below(&rng, 7)) * MS + (++unique));
 			swaps++;
 		}
 		if (kst_chance(&rng, 20))
@@ -1133,7 +1128,7 @@ TEST_TIMEOUT(timer_storm, 240)
 #define P_NQ		3
 #define P_NF		8
 #define P_MAXFD		1024
-#define P_OPS		1500
+#define P_OPS		10000
 #define P_MAXI		(1 << 15)
 
 struct pfile {
@@ -1427,7 +1422,11 @@ static void *p_closer(void *arg)
 	return NULL;
 }
 
-/* A queue still works as abi.md says after the churn: level and ET. */
+/*
+ * A queue still works as abi.md says after the churn: level (re-polled and
+ * requeued after each delivery while readable; with LAST_CHECK never
+ * delivered once no longer readable) and ET (once per write).
+ */
 static void p_check_usable(int qfd)
 {
 	struct ukevent uk, buf[4];
@@ -1435,20 +1434,27 @@ static void p_check_usable(int qfd)
 	char c[8];
 
 	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
-	uk = ukevent_poll(p[0], POLLIN, 0);
-	uk.user_u64 = 1;
-	KT_ASSERT_EQ(kevent_ctl(qfd, KEVENT_CTL_ADD, 1, &uk), 0);
-	KT_EXPECT_EQ(kt_get_now(qfd, buf, 4), 0);
-	KT_ASSERT_EQ(write(p[1], "ab", 2), 2);
-	r = kt_get_now(qfd, buf, 4);
-	KT_EXPECT_EQ(r, 1);
-	if (r == 1)
-		KT_EXPECT(buf[0].ret_data[0] & POLLIN);
-	/* level: still readable, so delivered again */
-	KT_EXPECT_EQ(kt_get_now(qfd, buf, 4), 1);
-	KT_EXPECT_EQ(read(p[0], c, sizeof(c)), 2);
-	KT_EXPECT_EQ(kt_get_now(qfd, buf, 4), 0);
-	KT_EXPECT_EQ(kevent_ctl(qfd, KEVENT_CTL_REMOVE, 1, &uk), 1);
+	for (int lc = 0; lc < 2; lc++) {
+		uk = ukevent_poll(p[0], POLLIN, lc ? KEVENT_REQ_LAST_CHECK : 0);
+		uk.user_u64 = 1;
+		KT_ASSERT_EQ(kevent_ctl(qfd, KEVENT_CTL_ADD, 1, &uk), 0);
+		KT_EXPECT_EQ(kt_get_now(qfd, buf, 4), 0);
+		KT_ASSERT_EQ(write(p[1], "ab", 2), 2);
+		r = kt_get_now(qfd, buf, 4);
+		KT_EXPECT_EQ(r, 1);
+		if (r == 1)
+			KT_EXPECT(buf[0].ret_data[0] & POLLIN);
+		/* level: still readable, so delivered again, once per call */
+		KT_EXPECT_EQ(kt_get_now(qfd, buf, 4), 1);
+		KT_EXPECT_EQ(read(p[0], c, sizeof(c)), 2);
+		r = kt_get_now(qfd, buf, 4);
+		if (lc)
+			KT_EXPECT_EQ(r, 0);
+		else	/* requeued while readable: one stale delivery at most */
+			KT_EXPECT(r == 0 || r == 1);
+		KT_EXPECT_EQ(kt_get_now(qfd, buf, 4), 0);
+		KT_EXPECT_EQ(kevent_ctl(qfd, KEVENT_CTL_REMOVE, 1, &uk), 1);
+	}
 	/* ET: once per write */
 	uk = ukevent_poll(p[0], POLLIN, KEVENT_REQ_ET);
 	uk.user_u64 = 2;
@@ -1583,7 +1589,7 @@ TEST_TIMEOUT(poll_churn, 240)
  * shares the queues) and die without closing anything.
  * ====================================================================== */
 
-#define O_CHILDREN	24
+#define O_CHILDREN	64
 #define O_WAVE		4
 
 static void *o_block_get(void *arg)
