@@ -1236,9 +1236,15 @@ class _WakeTrace(gdb.Breakpoint):
                 wq = waiter_queue(wait)
                 if wq is not None and int(wq) == self.q:
                     t = gdb.Value(int(wait["private"])).cast(_task_type().pointer())
-                    self.log.append(int(t["pid"]))
-                    _out("kevent-trace: wake-up #%d: tid %d (%s), state %s before the wake-up"
-                         % (len(self.log), int(t["pid"]), task_comm(t), task_state(t)))
+                    state = task_state(t)
+                    if state == "R":
+                        _out("kevent-trace: kevent_wake_function: tid %d (%s) is already "
+                             "running: not woken, the wake-up passes on"
+                             % (int(t["pid"]), task_comm(t)))
+                    else:
+                        self.log.append(int(t["pid"]))
+                        _out("kevent-trace: wake-up #%d: kevent_wake_function wakes tid %d (%s), state %s"
+                             % (len(self.log), int(t["pid"]), task_comm(t), state))
         except (gdb.error, KeventError) as e:
             _out("kevent-trace: cannot decode this hit: %s" % e)
         return False
@@ -1278,8 +1284,10 @@ $kevent_woken. QUEUE as for kevent-ready."""
         _TRACE["log"] = []
         _TRACE["q"] = int(q)
         _TRACE["bps"] = [
-            _WakeTrace("__wake_up", q, "wake_up", _TRACE["log"]),
-            _WakeTrace("kevent_wake_function", q, "wake", _TRACE["log"]),
+            # '*function': the entry address only (a plain function name
+            # can resolve to several locations inside it)
+            _WakeTrace("*__wake_up", q, "wake_up", _TRACE["log"]),
+            _WakeTrace("*kevent_wake_function", q, "wake", _TRACE["log"]),
         ]
         _out("kevent-trace: tracing wake-ups of queue %#x" % int(q))
 

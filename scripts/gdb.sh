@@ -21,7 +21,9 @@ mkdir -p "$state"
 
 usage() {
 	cat <<EOF
-Usage: scripts/gdb.sh start | console | vm [RUN-VM ARGS] | attach
+Usage: scripts/gdb.sh start | console
+       scripts/gdb.sh vm [--port-file F] [RUN-VM ARGS]
+       scripts/gdb.sh attach [--port-file F] [GDB ARGS]
        scripts/gdb.sh walk NAME [--source timer|pipe|user] [--then 'CMD']
                                [--out DIR] [--timeout S]
 
@@ -29,8 +31,10 @@ Usage: scripts/gdb.sh start | console | vm [RUN-VM ARGS] | attach
            the guest console goes to $state/console.log and to a
            pseudo-terminal that 'make gdb-console' connects to
   console  connect this terminal to the console of 'make gdb' (Ctrl-x leaves)
-  vm       'make vm' with a gdb stub the guest does not wait for
-  attach   open GDB on the guest of a running 'make vm GDB=1'
+  vm       'make vm' with a gdb stub the guest does not wait for; its port
+           goes to F (default $state/vm.port)
+  attach   open GDB on the guest of a running 'make vm GDB=1' (the port
+           from F); GDB ARGS are added to GDB's command line
   walk     run gdb/walk-NAME.gdb in gdb -batch against a new guest that
            runs the matching kevent-demo, then CMD (--then); transcript in
            DIR (default $state/walk-NAME): gdb.log, console.log
@@ -47,11 +51,12 @@ need_built() {
 }
 
 # The GDB command line shared by every mode: no ~/.gdbinit, vmlinux, the
-# kernel's helpers, ours.
+# kernel's helpers (sourced here rather than auto-loaded, which would need
+# the user's auto-load safe-path), ours.
 gdb_args() {
 	printf '%s\0' -q -nx \
 		-iex "set pagination off" -iex "set confirm off" \
-		-iex "set auto-load safe-path $KLAB_OBJ" \
+		-iex "set auto-load python-scripts off" \
 		-ex "file $KLAB_VMLINUX" \
 		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \
 		-ex "source $KLAB_ROOT/gdb/kevent.py"
@@ -145,28 +150,37 @@ cmd_console() {
 }
 
 cmd_vm() {
-	exec "$run_vm" --gdb-run --gdb-port-file "$state/vm.port" "$@"
+	local portfile=$state/vm.port
+	if [ "${1:-}" = --port-file ]; then
+		portfile=$2
+		shift 2
+	fi
+	exec "$run_vm" --gdb-run --gdb-port-file "$portfile" "$@"
 }
 
+# attach [--port-file F] [GDB ARGS]: GDB on the guest of 'make vm GDB=1'.
+# Quitting GDB detaches (QEMU reports the target as attached), so the guest
+# runs on.
 cmd_attach() {
-	need_built
-	local port pid
-	[ -s "$state/vm.port" ] || die "no 'make vm GDB=1' found ($state/vm.port missing): start one first"
-	read -r port pid <"$state/vm.port"
-	if ! kill -0 "$pid" 2>/dev/null || ! listening "$port"; then
-		die "the 'make vm GDB=1' of $state/vm.port (pid $pid, port $port) is not running"
+	local portfile=$state/vm.port port pid
+	if [ "${1:-}" = --port-file ]; then
+		portfile=$2
+		shift 2
 	fi
-	cat <<EOF
+	need_built
+	[ -s "$portfile" ] || die "no 'make vm GDB=1' found ($portfile missing): start one first"
+	read -r port pid <"$portfile"
+	if ! kill -0 "$pid" 2>/dev/null || ! listening "$port"; then
+		die "the 'make vm GDB=1' of $portfile (pid $pid, port $port) is not running"
+	fi
+	cat >&2 <<EOF
 kevent lab: attaching to the running guest on 127.0.0.1:$port. Attaching
 stops it: 'continue' lets it run (Ctrl-C stops it again); 'quit' detaches
 and leaves it running. kevent-help lists the helpers.
 EOF
 	local -a args
 	mapfile -d '' args < <(gdb_args)
-	exec gdb "${args[@]}" -ex "target remote 127.0.0.1:$port" \
-		-ex "define hook-quit
-detach
-end"
+	exec gdb "${args[@]}" -ex "target remote 127.0.0.1:$port" "$@"
 }
 
 # walk NAME: one walkthrough in gdb -batch against a fresh guest.

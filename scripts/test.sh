@@ -5,7 +5,7 @@
 #
 # Environment:
 #   T="suite ..."   run only these guest suites ("kunit" = the KUnit results)
-#   HOST=0          skip the host-side checks of run-vm.sh
+#   HOST=0          skip the host-side checks of run-vm.sh and of GDB
 #   V=1             show the guest console while it runs
 #   DEBUG=1         use the debug kernel variant
 set -euo pipefail
@@ -29,6 +29,7 @@ publish() {
 trap publish EXIT
 console=$results/console-$KLAB_VARIANT.log
 host_ktap=$results/host-$KLAB_VARIANT.ktap
+gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
 
 stage deps "checking packages"
 "$scripts/deps.sh"
@@ -43,6 +44,21 @@ kvm_usable && accel=kvm
 if [ "${HOST:-1}" != 0 ]; then
 	stage host "checking run-vm.sh (${accel^^})"
 	"$scripts/host-tests.sh" >"$host_ktap" || true
+fi
+: >"$gdb_ktap"
+if [ "${HOST:-1}" != 0 ]; then
+	# GDB walkthroughs in gdb -batch against guests under the gdb stub;
+	# their transcripts go to build/results/gdb-<variant>/.
+	stage gdb "GDB walkthroughs (transcripts: $published/gdb-$KLAB_VARIANT/)"
+	"$scripts/gdb-tests.sh" "$results/gdb-$KLAB_VARIANT" |
+		sed "s|$results/gdb-|$published/gdb-|g" >"$gdb_ktap" || true
+	if ! grep -q '^KTAP version 1' "$gdb_ktap"; then
+		printf 'KTAP version 1\n1..1\n# scripts/gdb-tests.sh printed no results\nnot ok 1 host_gdb.ran\n' >"$gdb_ktap"
+	fi
+	if [ -d "$results/gdb-$KLAB_VARIANT" ]; then
+		rm -rf "$published/gdb-$KLAB_VARIANT"
+		mv "$results/gdb-$KLAB_VARIANT" "$published/"
+	fi
 fi
 
 # Debug kernels are several times slower: give them more time.
@@ -94,5 +110,5 @@ parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 	fi
 } >"$parse_ktap"
 
-cat "$host_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
+cat "$host_ktap" "$gdb_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
 	-f "$scripts/ktap-summary.awk"

@@ -1,0 +1,58 @@
+# gdb/walk-herd.gdb - KEVENT_REQ_WAKEUP_ONE: which waiter is woken?
+#
+#   (gdb) source gdb/walk-herd.gdb      then, in the guest:
+#   # kevent-demo herd
+#
+# kevent-demo herd puts 3 threads to sleep in kevent_get_events() on one
+# queue that has two POLL kevents (user data 0xc0ffee): one on pipe A with
+# KEVENT_REQ_WAKEUP_ONE, one on pipe B without. It writes to pipe A, waits
+# until all threads sleep again, then writes to pipe B.
+#
+#   A. pipe_write() -> kevent_poll_wake() -> kevent_storage_ready(): the
+#      WAKEUP_ONE kevent is readied and __wake_up(&q->wq, nr_exclusive=1)
+#      wakes exactly one exclusive waiter: the first on the list
+#   B. the same for pipe B: nr_exclusive=0 wakes all three; one of them
+#      gets the event, the others find nothing and sleep again
+#
+# kevent-trace-wakeups reports each wake-up without stopping the guest.
+
+set pagination off
+set confirm off
+echo \n=== walk-herd: waiting for the event. In the guest, run:\n
+echo ===   kevent-demo herd\n
+
+# ---- A. pipe A, WAKEUP_ONE --------------------------------------------------
+kevent-run-to kevent_storage_ready if $_caller_is("kevent_poll_wake") && $kevent_with_user(st, 0xc0ffee)
+set $st_a = st
+set $k = $kevent_with_user(st, 0xc0ffee)
+set $q = $k->queue
+echo \nA. === a write to pipe A: pipe_write() wakes the pipe's readers, among them kevent_poll_wake()\n
+bt 8
+echo \nA. === the kevent on pipe A asks for WAKEUP_ONE\n
+print *$k
+kevent-storage $st_a
+echo \nA. === three threads sleep on the queue, as exclusive waiters\n
+kevent-waiters $q
+kevent-trace-wakeups $q
+echo \nA. === finish kevent_storage_ready(), reporting every wake-up on the way\n
+finish
+kevent-trace-wakeups off
+echo \nA. === woken threads (WAKEUP_ONE):\n
+print $kevent_woken
+kevent-ready $q
+kevent-storage $st_a
+
+# ---- B. pipe B, no WAKEUP_ONE --------------------------------------------------
+kevent-run-to kevent_storage_ready if $_caller_is("kevent_poll_wake") && st != $st_a && $kevent_with_user(st, 0xc0ffee)
+set $k = $kevent_with_user(st, 0xc0ffee)
+echo \nB. === a write to pipe B: its kevent has no WAKEUP_ONE\n
+print *$k
+kevent-waiters $q
+kevent-trace-wakeups $q
+finish
+kevent-trace-wakeups off
+echo \nB. === woken threads (no WAKEUP_ONE):\n
+print $kevent_woken
+kevent-ready $q
+
+echo \n=== walk-herd: done. 'continue' lets the guest run on.\n

@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Host-side checks of the GDB tooling (docs/gdb.md), printed as KTAP.
+#
+# Each walkthrough of gdb/ runs in gdb -batch against a fresh guest halted
+# under QEMU's gdb stub (scripts/gdb.sh walk); the guest runs the matching
+# kevent-demo, then a guest suite. The checks read GDB's transcript: where it
+# stopped and with which callers, what the helper commands printed for the
+# event the guest created (compared with what the guest program itself
+# printed), and that the guest then ran on and passed. Nothing waits for a
+# fixed time: GDB stops on breakpoints and watchpoints, the launcher's
+# --timeout only bounds a hung run.
+#
+# Usage: scripts/gdb-tests.sh [DIR]   (make test runs it; HOST=0 skips it)
+# Transcripts: DIR/<walk>/{gdb.log,console.log}, DIR defaulting to
+# $KLAB_BUILD/results/gdb-<variant>.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+gdb_sh=$KLAB_ROOT/scripts/gdb.sh
+run_vm=$KLAB_ROOT/scripts/run-vm.sh
+out=${1:-$KLAB_BUILD/results/gdb-$KLAB_VARIANT}
+rm -rf "$out"
+mkdir -p "$out"
+limit=600
+[ "$KLAB_VARIANT" = debug ] && limit=1800
+
+n=0
+failed=0
+diags=()
+
+# A check: "pass NAME" / "fail NAME" after collecting diagnostics with note.
+note() {
+	diags+=("$*")
+}
+result() {
+	local name=$1 d
+	n=$((n + 1))
+	if [ "${#diags[@]}" = 0 ]; then
+		echo "ok $n $name"
+	else
+		for d in "${diags[@]}"; do
+			printf '# %s\n' "$d"
+		done
+		echo "not ok $n $name"
+		failed=$((failed + 1))
+	fi
+	diags=()
+}
+
+# section FILE MARKER: the lines after the first line starting with MARKER,
+# up to the next walkthrough marker line.
+section() {
+	awk -v m="$2" '
+		on && /^([AB]\. )?=== / { exit }
+		index($0, m) == 1 { on = 1; next }
+		on' "$1"
+}
+
+# expect TEXT ERE WHAT: note a failure unless TEXT has a line matching ERE.
+expect() {
+	if ! grep -qE -- "$2" <<<"$1"; then
+		note "$3: no line matching /$2/"
+	fi
+}
+
+# no_errors GDBLOG WALK: GDB and the helpers reported no error and the
+# walkthrough reached its end.
+no_errors() {
+	local bad
+	bad=$(grep -nE 'Python Exception|Error occurred|Error in sourced command file|condition .* failed here|cannot decode|has no field|not found in the debug info|warning: ready_num' "$1" | head -n 5 || true)
+	[ -z "$bad" ] || note "errors in $1: $bad"
+	grep -q "=== walk-$2: done" "$1" || note "walk-$2 did not reach its end (see $1)"
+}
+
+# guest_ok DIR DEMO SUITE: the guest finished the demo and its suite.
+guest_ok() {
+	local dir=$1 demo=$2 suite=$3 status
+	status=$(cat "$dir/status" 2>/dev/null || echo "? ?")
+	[ "${status#* }" = 0 ] || note "guest exit status ${status#* } (console: $dir/console.log)"
+	grep -q "^kevent-demo $demo: done" "$dir/console.log" ||
+		note "kevent-demo $demo did not finish: $(grep -m1 'FAIL' "$dir/console.log" || echo 'no result line')"
+	if [ -n "$suite" ]; then
+		grep -qE "^ok [0-9]+ $suite\$" "$dir/console.log" ||
+			note "guest suite $suite did not pass: $(grep -E "^(not )?ok [0-9]+ $suite" "$dir/console.log" || echo 'no result')"
+	fi
+}
+
+# walk NAME SOURCE SUITE: run one walkthrough into $out/NAME-SOURCE.
+walk() {
+	local dir=$out/$1${2:+-$2}
+	"$gdb_sh" walk "$1" ${2:+--source "$2"} --timeout "$limit" --out "$dir" \
+		${3:+--then "klab-run-tests $3"} >"$dir.log" 2>&1 || true
+	echo "$dir"
+}
+
+echo "KTAP version 1"
+echo "1..$(grep -cE '^result ' "$0")"
+echo "# Subtest: host_gdb"
+
+# ---- GDB loads everything, every command documents itself ----------------
+helpers=$out/helpers.log
+mapfile -t kcmds < <(grep -oE '^    """[^:]*: (kevent-[a-z-]+)' "$KLAB_ROOT/gdb/kevent.py" | sed 's/.*: //' | sort -u)
+args=()
+for c in "${kcmds[@]}" lx-ps lx-dmesg lx-symbols; do
+	args+=(-ex "echo @@help $c\\n" -ex "help $c")
+done
+set +e
+timeout -k 5 120 gdb -batch -nx -q -iex "set auto-load python-scripts off" \
+	-ex "file $KLAB_VMLINUX" -ex "source $KLAB_OBJ/vmlinux-gdb.py" \
+	-ex "source $KLAB_ROOT/gdb/kevent.py" -ex "kevent-help" "${args[@]}" \
+	>"$helpers" 2>&1
+set -e
+[ "${#kcmds[@]}" -ge 8 ] || note "only ${#kcmds[@]} kevent commands found in gdb/kevent.py"
+for c in "${kcmds[@]}" lx-ps lx-dmesg lx-symbols; do
+	text=$(awk -v c="@@help $c" 'on && /^@@help /{exit} $0 == c {on = 1; next} on' "$helpers")
+	if [ -z "$text" ] || grep -q 'Undefined command' <<<"$text"; then
+		note "help $c: $(head -n 1 <<<"$text")"
+	fi
+done
+for w in storage-ready herd ring-wrap; do
+	grep -q "walk-$w.gdb" "$helpers" || note "kevent-help does not list walk-$w.gdb"
+done
+grep -qE 'Python Exception|Error' "$helpers" && note "$(grep -m1 -E 'Python Exception|Error' "$helpers")"
+result helpers_load_and_have_help
+
+# ---- the stub listens on 127.0.0.1 only -----------------------------------
+portfile=$out/stub.port
+rm -f "$portfile"
+setsid "$run_vm" --gdb --gdb-port-file "$portfile" --timeout 60 --exec true \
+	</dev/null >"$out/stub.log" 2>&1 &
+stub_pid=$!
+port=""
+for ((i = 0; i < 300; i++)); do
+	if [ -s "$portfile" ]; then
+		port=$(cut -d' ' -f1 "$portfile")
+		grep -qsE "^ *[0-9]+: [0-9A-F]+:$(printf %04X "$port") 0+:0000 0A" /proc/net/tcp /proc/net/tcp6 && break
+	fi
+	sleep 0.1
+done
+if [ -z "$port" ]; then
+	note "no stub port written ($(tail -n 2 "$out/stub.log"))"
+else
+	listeners=$(grep -hE "^ *[0-9]+: [0-9A-F]+:$(printf %04X "$port") 0+:0000 0A" /proc/net/tcp /proc/net/tcp6 |
+		awk '{ print $2 }' | sort -u)
+	[ "$listeners" = "0100007F:$(printf %04X "$port")" ] ||
+		note "stub on port $port listens on: ${listeners:-nothing}"
+fi
+kill -TERM -- "-$stub_pid" 2>/dev/null || true
+wait "$stub_pid" 2>/dev/null || true
+result stub_listens_on_127_0_0_1_only
+
+# ---- walk-storage-ready, timer source ---------------------------------------
+dir=$(walk storage-ready timer kevent_timer)
+g=$dir/gdb.log
+c=$dir/console.log
+pid=$(sed -n 's/^kevent-demo timer: pid \([0-9]*\),.*/\1/p' "$c" | head -n 1)
+tid=$(sed -n 's/^kevent-demo timer: thread \([0-9]*\) asleep.*/\1/p' "$c" | head -n 1)
+ring0=$(sed -n 's/^kevent-demo: ring\[0\] = .*ret_data={\([0-9]*\), \([0-9]*\)}.*/\1, \2/p' "$c" | head -n 1)
+if [ -z "$pid" ] || [ -z "$tid" ] || [ -z "$ring0" ]; then
+	note "the guest did not report its pid/tid/ring (console: $c)"
+fi
+
+s=$(section "$g" "=== 1. the source fired")
+expect "$s" '^#0 +kevent_storage_ready \(' "backtrace"
+expect "$s" '^#1 +0x[0-9a-f]+ in kevent_timer_fn \(' "backtrace"
+expect "$s" ' in (__run_hrtimer|__hrtimer_run_queues) ' "backtrace"
+expect "$s" ' in hrtimer_interrupt ' "backtrace"
+result storage_ready.stops_in_kevent_storage_ready_from_the_timer
+
+s=$(section "$g" "=== 1. the storage and its kevents")
+expect "$s" '^storage 0x[0-9a-f]+ .*ready_one=0: 1 kevent' "kevent-storage"
+expect "$s" 'kevent 0x[0-9a-f]+ waiting fired=0 .*TIMER .*req=ONESHOT .*user=0xc0ffee' "kevent-storage"
+s=$(section "$g" "=== 1. the queues of the demo process")
+expect "$s" "^pid ${pid:-X} \\(kevent-demo\\) fd [0-9]+: queue 0x[0-9a-f]+ registered=1 ready=0 waiters=1 ring=4 entries kidx=0 over=0" "kevent-queues"
+expect "$s" '^    kevent 0x[0-9a-f]+ waiting .*TIMER id=0x1312d0000000000 .*user=0xc0ffee' "kevent-queues"
+s=$(section "$g" "=== 1. who sleeps on the queue")
+expect "$s" "exclusive func=kevent_wake_function tid ${tid:-X} \\(kevent-demo\\) state S" "kevent-waiters"
+result storage_ready.helpers_show_the_queue_storage_and_waiter
+
+s=$(section "$g" "=== 2. marked ready")
+expect "$s" '^#0 +__wake_up \(' "backtrace"
+expect "$s" 'kevent_storage_ready' "backtrace"
+expect "$s" 'ready list: 1 kevent\(s\), ready_num=1' "kevent-ready"
+expect "$s" '^  #0 kevent 0x[0-9a-f]+ ready fired=1 flags=READY .*TIMER .*user=0xc0ffee' "kevent-ready"
+expect "$s" 'state = ready, flags = READY, fired = 1' "print *\$k"
+result storage_ready.ready_list_holds_the_timer_kevent
+
+s=$(section "$g" "=== 3. wake-up")
+expect "$s" "^    -> entry 0x[0-9a-f]+ exclusive func=kevent_wake_function tid ${tid:-X} \\(kevent-demo\\)" "kevent-waiters"
+result storage_ready.wakes_the_thread_asleep_in_kevent_wait
+
+s=$(section "$g" "=== 4. the woken thread")
+expect "$s" '^#0 +kevent_dequeue_ready \(' "backtrace"
+expect "$s" 'sys_kevent_wait' "backtrace"
+s=$(section "$g" "=== 4. dequeued")
+expect "$s" 'ready list: 0 kevent\(s\), ready_num=0' "kevent-ready"
+expect "$s" 'state = inflight, flags = INFLIGHT' "print *\$k"
+result storage_ready.dequeued_by_kevent_wait
+
+s=$(section "$g" "=== 5. copied")
+expect "$s" "kidx = 1, kover = 0, uidx = 0, uover = 0, used = 1" "print \$q->rs"
+expect "$s" "^  user \\(pid ${pid:-X} kevent-demo\\): ring_kidx=1 ring_over=0" "kevent-ring"
+expect "$s" "^  \\[0\\] used <-uidx +TIMER id=0x1312d0000000000 event=TIMER_FIRED req=ONESHOT ret=DONE ret_data=\\{${ring0:-X}\\} user=0xc0ffee" "kevent-ring (guest saw ret_data={$ring0})"
+s=$(section "$g" "=== 6. the thread returns")
+expect "$s" "^pid ${pid:-X} \\(kevent-demo\\) fd [0-9]+: queue .* registered=0 ready=0 .*kidx=1" "kevent-queues"
+result storage_ready.ring_holds_the_event_the_guest_read
+
+guest_ok "$dir" timer kevent_timer
+result storage_ready.guest_ran_on_and_passed_kevent_timer
+no_errors "$g" storage-ready
+result storage_ready.no_helper_error
+
+# ---- walk-storage-ready, pipe and KEVENT_CTL_READY sources -----------------
+dir=$(walk storage-ready pipe "")
+g=$dir/gdb.log
+s=$(section "$g" "=== 1. the source fired")
+expect "$s" '^#0 +kevent_storage_ready \(' "backtrace"
+expect "$s" '^#1 +0x[0-9a-f]+ in kevent_poll_wake \(' "backtrace"
+expect "$s" ' in pipe_write \(' "backtrace"
+ring0=$(sed -n 's/^kevent-demo: ring\[0\] = .*ret_data={\([0-9]*\), \([0-9]*\)}.*/\1, \2/p' "$dir/console.log" | head -n 1)
+s=$(section "$g" "=== 5. copied")
+expect "$s" "^  \\[0\\] used <-uidx +POLL id=0x[0-9a-f]+ event=POLLIN req=ONESHOT ret=DONE ret_data=\\{${ring0:-X}\\} user=0xc0ffee" "kevent-ring"
+guest_ok "$dir" pipe ""
+no_errors "$g" storage-ready
+result storage_ready_pipe.from_pipe_write_to_the_ring
+
+dir=$(walk storage-ready user "")
+g=$dir/gdb.log
+s=$(section "$g" "=== 1. the source fired")
+expect "$s" '^#0 +kevent_ready \(' "backtrace"
+expect "$s" 'kevent_queue_ready' "backtrace"
+expect "$s" 'sys_kevent_ctl' "backtrace"
+s=$(section "$g" "=== 5. copied")
+expect "$s" '^  \[0\] used <-uidx +USER id=0x7 .*ret=DONE ret_data=\{5, 1\} user=0xc0ffee' "kevent-ring"
+guest_ok "$dir" user ""
+no_errors "$g" storage-ready
+result storage_ready_user.from_kevent_ctl_ready_to_the_ring
+
+# ---- walk-herd -------------------------------------------------------------
+dir=$(walk herd "" kevent_herd)
+g=$dir/gdb.log
+c=$dir/console.log
+fda=$(sed -n 's/^kevent-demo herd: .*pipe A fd \([0-9]*\) .*/\1/p' "$c" | head -n 1)
+tid_a=$(sed -n "s/^kevent-demo herd: thread [0-9] (tid \\([0-9]*\\)) got event .*id=0x${fda:-X}\$/\\1/p" "$c" | head -n 1)
+s=$(section "$g" "A. === a write to pipe A")
+expect "$s" '^#0 +kevent_storage_ready \(' "backtrace"
+expect "$s" '^#1 +0x[0-9a-f]+ in kevent_poll_wake \(' "backtrace"
+expect "$s" ' in pipe_write \(' "backtrace"
+result herd.stops_in_kevent_storage_ready_from_a_pipe_write
+
+s=$(section "$g" "A. === three threads sleep")
+[ "$(grep -cE 'exclusive func=kevent_wake_function tid [0-9]+ \(kevent-demo\) state S' <<<"$s")" = 3 ] ||
+	note "kevent-waiters did not list 3 sleeping threads: $s"
+s=$(section "$g" "A. === finish kevent_storage_ready")
+expect "$s" '__wake_up\(&q->wq, nr_exclusive=1\)' "kevent-trace-wakeups"
+expect "$s" "^kevent-trace: 1 thread\\(s\\) woken: tid ${tid_a:-X}\$" "kevent-trace-wakeups (the guest says tid $tid_a got the event)"
+s=$(section "$g" "A. === woken threads (WAKEUP_ONE)")
+expect "$s" '^\$[0-9]+ = 1$' "\$kevent_woken"
+expect "$s" 'ready list: 1 kevent\(s\), ready_num=1' "kevent-ready"
+expect "$s" 'ready fired=1 flags=READY\|COUNTED_ONE .*POLL .*req=WAKEUP_ONE\|ET' "kevent-ready"
+expect "$s" '^storage 0x[0-9a-f]+ .*ready_one=1: 1 kevent' "kevent-storage"
+result herd.wakeup_one_wakes_exactly_one_waiter
+
+s=$(section "$g" "B. === a write to pipe B")
+expect "$s" 'req_flags = KEVENT_REQ_ET,' "print *\$k"
+s=$(section "$g" "B. === woken threads")
+expect "$s" '^\$[0-9]+ = 3$' "\$kevent_woken"
+grep -q 'nr_exclusive=0): wake ALL' "$g" || note "no __wake_up(nr_exclusive=0) traced for pipe B"
+grep -qE '^kevent-trace: 3 thread\(s\) woken' "$g" || note "pipe B did not wake 3 threads"
+result herd.without_wakeup_one_all_waiters_wake
+
+guest_ok "$dir" herd kevent_herd
+no_errors "$g" herd
+result herd.guest_ran_on_and_passed_kevent_herd
+
+# ---- walk-ring-wrap -----------------------------------------------------------
+dir=$(walk ring-wrap "" kevent_ring)
+g=$dir/gdb.log
+c=$dir/console.log
+pid=$(sed -n 's/^kevent-demo ring: pid \([0-9]*\),.*/\1/p' "$c" | head -n 1)
+s=$(section "$g" "=== the demo's queue")
+expect "$s" "^pid ${pid:-X} \\(kevent-demo\\) fd [0-9]+: queue .* registered=1 ready=0 waiters=0 ring=4 entries kidx=0 over=0" "kevent-queues"
+expect "$s" 'USER id=0x1 .*user=0xc0ffee' "kevent-queues"
+expect "$s" '^  \[0\] free <-uidx,kidx' "kevent-ring"
+result ring_wrap.starts_with_an_empty_ring
+
+s=$(section "$g" "=== first wrap")
+expect "$s" "kevent-watch: [\$]q->rs.kover changed 0 -> 1" "kevent-watch"
+expect "$s" 'size = 4, kidx = 0, kover = 1' "print \$q->rs"
+expect "$s" "^  user \\(pid ${pid:-X} kevent-demo\\): ring_kidx=0 ring_over=1" "kevent-ring"
+expect "$s" '^  \[3\] used <-uidx +USER id=0x1 .*ret=DONE ret_data=\{259, 1\} user=0xc0ffee' "kevent-ring"
+result ring_wrap.stops_when_ring_over_becomes_1
+
+s=$(section "$g" "=== second wrap")
+expect "$s" "kevent-watch: [\$]q->rs.kover changed 1 -> 2" "kevent-watch"
+expect "$s" "^  user \\(pid ${pid:-X} kevent-demo\\): ring_kidx=0 ring_over=2" "kevent-ring"
+expect "$s" '^  \[3\] used <-uidx +USER id=0x1 .*ret_data=\{263, 1\}' "kevent-ring"
+result ring_wrap.stops_when_ring_over_becomes_2
+
+guest_ok "$dir" ring kevent_ring
+no_errors "$g" ring-wrap
+result ring_wrap.guest_ran_on_and_passed_kevent_ring
+
+# ---- make gdb-attach on a running make vm GDB=1 ---------------------------
+# The guest announces itself, then waits for a file the host creates only
+# after GDB detached: it can only finish if detaching let it run on.
+att=$out/attach
+mkdir -p "$att"
+rm -f "$att/go" "$att/vm.port"
+setsid "$gdb_sh" vm --port-file "$att/vm.port" --share "$att" --timeout "$limit" \
+	--exec "echo attach-now; while [ ! -e $att/go ]; do sleep 0.1; done; echo alive-after-detach" \
+	</dev/null >"$att/console.log" 2>&1 &
+vm_pid=$!
+for ((i = 0; i < 3000; i++)); do
+	grep -q '^attach-now' "$att/console.log" 2>/dev/null && break
+	kill -0 "$vm_pid" 2>/dev/null || break
+	sleep 0.1
+done
+set +e
+timeout -k 5 120 "$gdb_sh" attach --port-file "$att/vm.port" -batch \
+	-ex "kevent-queues -b" -ex "lx-ps" >"$att/gdb.log" 2>&1
+touch "$att/go"
+wait "$vm_pid"
+rc=$?
+set -e
+grep -qE '^ *0x[0-9a-f]+ +1 +init$' "$att/gdb.log" || note "lx-ps did not list init: $(tail -n 3 "$att/gdb.log")"
+grep -q '^no kevent queue open' "$att/gdb.log" || note "kevent-queues did not report the (empty) set of queues"
+grep -q '^alive-after-detach' "$att/console.log" || note "the guest did not run on after GDB quit"
+[ "$rc" = 0 ] || note "guest exit status $rc"
+grep -qE 'Python Exception|Error' "$att/gdb.log" && note "$(grep -m1 -E 'Python Exception|Error' "$att/gdb.log")"
+result attach_to_running_vm_and_detach_on_quit
+
+[ "$failed" = 0 ]
