@@ -316,6 +316,13 @@ def _task_type():
 
 def processes():
     init = gdb.parse_and_eval("init_task")
+    try:
+        started = int(init["tasks"]["next"]) != 0
+    except gdb.MemoryError:
+        started = False  # paging not set up yet: halted at reset
+    if not started:
+        raise KeventError("the kernel has not started yet (init_task is "
+                          "empty): 'continue' to boot it first")
     yield init.address
     for t in list_entries(init["tasks"], "struct task_struct", "tasks"):
         yield t
@@ -764,6 +771,21 @@ def _register_printers():
 _COMMANDS = []
 
 
+class _KCommand(gdb.Command):
+    """Base of the kevent commands: GDB errors become one-line messages."""
+
+    def invoke(self, arg, from_tty):
+        try:
+            self.run(arg, from_tty)
+        except gdb.GdbError:
+            raise
+        except gdb.MemoryError as e:
+            raise KeventError("%s: %s (a stale or wrong address? is the kernel "
+                              "in the middle of changing it?)" % (self.name, e))
+        except gdb.error as e:
+            raise KeventError("%s: %s" % (self.name, e))
+
+
 def _command(cls):
     _COMMANDS.append(cls)
     cls()
@@ -786,7 +808,7 @@ def queue_summary(q):
 
 
 @_command
-class KeventQueues(gdb.Command):
+class KeventQueues(_KCommand):
     """List kevent queues and their kevents: kevent-queues [PID] [-b]
 
 Finds every open kevent file (anon inode of kevent_init() or /dev/kevent)
@@ -799,9 +821,10 @@ line per registered kevent (from the queue's tree, in key order).
   kevent-queues -b       queue lines only (brief)"""
 
     def __init__(self):
+        self.name = "kevent-queues"
         super().__init__("kevent-queues", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         args = gdb.string_to_argv(arg)
         brief = "-b" in args
         args = [a for a in args if a != "-b"]
@@ -825,7 +848,7 @@ line per registered kevent (from the queue's tree, in key order).
 
 
 @_command
-class KeventReady(gdb.Command):
+class KeventReady(_KCommand):
     """Show a queue's ready list: kevent-ready [QUEUE]
 
 Prints the kevents on queue->ready_list in delivery order (head first), with
@@ -835,9 +858,10 @@ kevent *, struct file *, an address) or PID:FD; without it, the q, k or st
 of the selected frame, or the only queue there is."""
 
     def __init__(self):
+        self.name = "kevent-ready"
         super().__init__("kevent-ready", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         q = queue_arg(arg)
         entries = list(ready_kevents(q))
         num = int(field(q, "ready_num"))
@@ -853,7 +877,7 @@ of the selected frame, or the only queue there is."""
 
 
 @_command
-class KeventRing(gdb.Command):
+class KeventRing(_KCommand):
     """Show a queue's ring: kevent-ring [QUEUE] [all]
 
 Prints the kernel's view (queue->rs: size, kidx, kover, uidx, uover, used,
@@ -865,9 +889,10 @@ uidx and kidx. Rings of more than 16 entries show only the used ones
 unless 'all' is given. QUEUE as for kevent-ready."""
 
     def __init__(self):
+        self.name = "kevent-ring"
         super().__init__("kevent-ring", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         args = gdb.string_to_argv(arg)
         show_all = "all" in args
         args = [a for a in args if a != "all"]
@@ -922,7 +947,7 @@ unless 'all' is given. QUEUE as for kevent-ready."""
 
 
 @_command
-class KeventStorage(gdb.Command):
+class KeventStorage(_KCommand):
     """Show a storage and the kevents watching it: kevent-storage [ST]
 
 ST is a struct kevent_storage * (or a struct kevent *, meaning its storage);
@@ -931,9 +956,10 @@ kevent_storage_ready(). Prints the origin, the WAKEUP_ONE ready count and
 one line per kevent on st->list with the queue it belongs to."""
 
     def __init__(self):
+        self.name = "kevent-storage"
         super().__init__("kevent-storage", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         st = storage_arg(arg)
         kevents = list(storage_kevents(st))
         _out("storage %#x origin=%s ready_one=%d: %d kevent(s)"
@@ -979,7 +1005,7 @@ def entry_line(e, mark=None):
 
 
 @_command
-class KeventWaiters(gdb.Command):
+class KeventWaiters(_KCommand):
     """Show who sleeps on a queue: kevent-waiters [QUEUE]
 
 Lists the entries of queue->wq (threads in kevent_get_events() and
@@ -990,9 +1016,10 @@ selected frame is a wake function (its argument 'wait' or 'curr'), that
 entry is marked '->'. QUEUE as for kevent-ready."""
 
     def __init__(self):
+        self.name = "kevent-waiters"
         super().__init__("kevent-waiters", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         q = queue_arg(arg)
         current = None
         for name in ("wait", "curr", "wq_entry"):
@@ -1011,7 +1038,7 @@ entry is marked '->'. QUEUE as for kevent-ready."""
 
 
 @_command
-class KeventShow(gdb.Command):
+class KeventShow(_KCommand):
     """Show one kevent in full: kevent-show [KEVENT]
 
 KEVENT is a struct kevent * expression (default: k of the selected frame).
@@ -1019,9 +1046,10 @@ The same as 'print *KEVENT' with the pretty-printer, plus the lists it is
 on."""
 
     def __init__(self):
+        self.name = "kevent-show"
         super().__init__("kevent-show", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         k = kevent_arg(arg)
         _out("kevent %#x = %s" % (int(k), KeventPrinter(k.dereference()).to_string()))
         ready = field(k, "ready_entry")
@@ -1115,7 +1143,7 @@ def _continue_until(bp, what):
 
 
 @_command
-class KeventRunTo(gdb.Command):
+class KeventRunTo(_KCommand):
     """Let the guest run until it reaches a point: kevent-run-to LOCATION [if COND]
 
 Sets a breakpoint at LOCATION (a function, file:line, *address), continues
@@ -1131,9 +1159,10 @@ Fails, ending a sourced walkthrough, if the guest stops for another reason
 (Ctrl-C) or goes away."""
 
     def __init__(self):
+        self.name = "kevent-run-to"
         super().__init__("kevent-run-to", gdb.COMMAND_RUNNING)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         m = re.match(r"^\s*(\S+)(?:\s+if\s+(.*))?$", arg)
         if not m:
             raise KeventError("usage: kevent-run-to LOCATION [if COND]")
@@ -1149,8 +1178,9 @@ Fails, ending a sourced walkthrough, if the guest stops for another reason
                 bp.delete()
         try:
             frame = gdb.selected_frame()
-            cpu = gdb.selected_thread().num
-            _out("kevent-run-to: stopped in %s (CPU thread %d)" % (frame.name(), cpu))
+            # QEMU's gdb stub: thread N is CPU N-1
+            cpu = gdb.selected_thread().num - 1
+            _out("kevent-run-to: stopped in %s on CPU %d" % (frame.name(), cpu))
         except gdb.error:
             pass
 
@@ -1173,7 +1203,7 @@ class _Watch(gdb.Breakpoint):
 
 
 @_command
-class KeventWatch(gdb.Command):
+class KeventWatch(_KCommand):
     """Run until a kernel variable changes: kevent-watch EXPR [if COND]
 
 Puts a hardware write watchpoint on the location of EXPR (evaluated now, so
@@ -1184,9 +1214,10 @@ values; then removes the watchpoint. Example, stop when the ring wraps:
   kevent-watch $q->rs.kover"""
 
     def __init__(self):
+        self.name = "kevent-watch"
         super().__init__("kevent-watch", gdb.COMMAND_RUNNING)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         m = re.match(r"^\s*(.+?)(?:\s+if\s+(.*))?$", arg)
         if not m:
             raise KeventError("usage: kevent-watch EXPR [if COND]")
@@ -1254,7 +1285,7 @@ _TRACE = {"bps": [], "log": [], "q": None}
 
 
 @_command
-class KeventTraceWakeups(gdb.Command):
+class KeventTraceWakeups(_KCommand):
     """Report every wake-up of a queue's waiters: kevent-trace-wakeups [QUEUE | off]
 
 Without stopping the guest, prints each __wake_up() call on the queue's
@@ -1264,9 +1295,10 @@ trace and prints how many threads were woken; the count is also left in
 $kevent_woken. QUEUE as for kevent-ready."""
 
     def __init__(self):
+        self.name = "kevent-trace-wakeups"
         super().__init__("kevent-trace-wakeups", gdb.COMMAND_RUNNING)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         if arg.strip() == "off":
             for bp in _TRACE["bps"]:
                 if bp.is_valid():
@@ -1293,13 +1325,14 @@ $kevent_woken. QUEUE as for kevent-ready."""
 
 
 @_command
-class KeventHelp(gdb.Command):
+class KeventHelp(_KCommand):
     """List the kevent helpers and walkthroughs: kevent-help"""
 
     def __init__(self):
+        self.name = "kevent-help"
         super().__init__("kevent-help", gdb.COMMAND_SUPPORT)
 
-    def invoke(self, arg, from_tty):
+    def run(self, arg, from_tty):
         _out("kevent helpers (help COMMAND for details):")
         for cls in _COMMANDS:
             doc = (cls.__doc__ or "").splitlines()[0]

@@ -230,13 +230,19 @@ cmd_walk() {
 	done
 	[ -n "$port" ] || die "no free port for the gdb stub after 3 tries"
 	stage gdb "walk-$name: guest runs '$demo${then:+ && $then}', stub on 127.0.0.1:$port"
+	local -a cmd=(timeout -k 5 "$limit" gdb -batch "${args[@]}"
+		-ex "target remote 127.0.0.1:$port"
+		-ex "set \$walk_source = \"$source\""
+		-x "$script" -ex "detach")
 	set +e
-	timeout -k 5 "$limit" gdb -batch "${args[@]}" \
-		-ex "target remote 127.0.0.1:$port" \
-		-ex "set \$walk_source = \"$source\"" \
-		-x "$script" \
-		-ex "detach" >"$out/gdb.log" 2>&1
-	grc=$?
+	if [ -t 1 ]; then
+		# make gdb-walk on a terminal: show the transcript as it comes
+		"${cmd[@]}" 2>&1 | tee "$out/gdb.log"
+		grc=${PIPESTATUS[0]}
+	else
+		"${cmd[@]}" >"$out/gdb.log" 2>&1
+		grc=$?
+	fi
 	wait "$vm_pid"
 	rc=$?
 	set -e
