@@ -86,7 +86,10 @@ guest_ok() {
 	fi
 }
 
-# walk NAME SOURCE SUITE: run one walkthrough into $out/NAME-SOURCE.
+# walk NAME SOURCE SUITE: run one walkthrough into $out/NAME-SOURCE. SUITE
+# is a fast guest suite that does not measure timing (kevent_herd and
+# kevent_timer do, and the main guest run of make test has them anyway): it
+# shows the guest is sound after the session without making this test flaky.
 walk() {
 	local dir=$out/$1${2:+-$2}
 	"$gdb_sh" walk "$1" ${2:+--source "$2"} --timeout "$limit" --out "$dir" \
@@ -151,7 +154,7 @@ wait "$stub_pid" 2>/dev/null || true
 result stub_listens_on_127_0_0_1_only
 
 # ---- walk-storage-ready, timer source ---------------------------------------
-dir=$(walk storage-ready timer kevent_timer)
+dir=$(walk storage-ready timer kevent_user)
 g=$dir/gdb.log
 c=$dir/console.log
 pid=$(sed -n 's/^kevent-demo timer: pid \([0-9]*\),.*/\1/p' "$c" | head -n 1)
@@ -206,8 +209,8 @@ s=$(section "$g" "=== 6. the thread returns")
 expect "$s" "^pid ${pid:-X} \\(kevent-demo\\) fd [0-9]+: queue .* registered=0 ready=0 .*kidx=1" "kevent-queues"
 result storage_ready.ring_holds_the_event_the_guest_read
 
-guest_ok "$dir" timer kevent_timer
-result storage_ready.guest_ran_on_and_passed_kevent_timer
+guest_ok "$dir" timer kevent_user
+result storage_ready.guest_ran_on_and_passed_kevent_user
 no_errors "$g" storage-ready
 result storage_ready.no_helper_error
 
@@ -238,7 +241,7 @@ no_errors "$g" storage-ready
 result storage_ready_user.from_kevent_ctl_ready_to_the_ring
 
 # ---- walk-herd -------------------------------------------------------------
-dir=$(walk herd "" kevent_herd)
+dir=$(walk herd "" kevent_ctl)
 g=$dir/gdb.log
 c=$dir/console.log
 fda=$(sed -n 's/^kevent-demo herd: .*pipe A fd \([0-9]*\) .*/\1/p' "$c" | head -n 1)
@@ -270,9 +273,9 @@ grep -q 'nr_exclusive=0): wake ALL' "$g" || note "no __wake_up(nr_exclusive=0) t
 grep -qE '^kevent-trace: 3 thread\(s\) woken' "$g" || note "pipe B did not wake 3 threads"
 result herd.without_wakeup_one_all_waiters_wake
 
-guest_ok "$dir" herd kevent_herd
+guest_ok "$dir" herd kevent_ctl
 no_errors "$g" herd
-result herd.guest_ran_on_and_passed_kevent_herd
+result herd.guest_ran_on_and_passed_kevent_ctl
 
 # ---- walk-ring-wrap -----------------------------------------------------------
 dir=$(walk ring-wrap "" kevent_ring)
