@@ -63,7 +63,7 @@ if !$_streq($walk_source, "user")
 end
 set $k = $kevent_with_user($st, 0xc0ffee)
 set $q = $k->queue
-echo \n=== 1. the source fired: who called kevent_storage_ready()\n
+echo \n=== 1. the source fired: who called kevent_storage_ready() (kevent_ready() for KEVENT_CTL_READY)\n
 bt 12
 echo \n=== 1. the storage and its kevents (the demo's kevent is still 'waiting')\n
 kevent-storage $st
@@ -86,7 +86,9 @@ kevent-ready $q
 print *$k
 
 # ---- 3. wake-up ----------------------------------------------------------------
-kevent-run-to kevent_wake_function if ((struct kevent_waiter *) wait)->q == $q
+# (*function: the entry address only; the plain name resolves to two
+# locations in this function)
+kevent-run-to *kevent_wake_function if ((struct kevent_waiter *) wait)->q == $q
 echo \n=== 3. wake-up: kevent_wake_function() wakes this waiter (marked ->)\n
 kevent-waiters $q
 set $tid = ((struct task_struct *) wait->private)->pid
