@@ -328,24 +328,6 @@ def processes():
         yield t
 
 
-def threads(proc):
-    if _has_field(proc, "signal") and _has_field(proc["signal"], "thread_head"):
-        found = False
-        for t in list_entries(proc["signal"]["thread_head"],
-                              "struct task_struct", "thread_node"):
-            found = True
-            yield t
-        if found:
-            return
-    yield proc
-
-
-def all_tasks():
-    for p in processes():
-        for t in threads(p):
-            yield t
-
-
 def task_comm(task):
     try:
         return task["comm"].string(errors="replace")
@@ -1183,6 +1165,66 @@ Fails, ending a sourced walkthrough, if the guest stops for another reason
             _out("kevent-run-to: stopped in %s on CPU %d" % (frame.name(), cpu))
         except gdb.error:
             pass
+
+
+class _ReturnTo(_StopAt):
+    """Breakpoint at a return address, stopping only in the frame that
+    returns there: the stack pointer after the return is unique to it."""
+
+    def __init__(self, pc, sp):
+        super().__init__("*%#x" % pc, None)
+        self.sp = sp
+
+    def stop(self):
+        try:
+            if int(gdb.selected_frame().read_register("rsp")) != self.sp:
+                return False
+        except gdb.error:
+            return False
+        self.reached = True
+        return True
+
+
+@_command
+class KeventFinish(_KCommand):
+    """Run until the selected function returns: kevent-finish
+
+Like GDB's 'finish', but with a breakpoint of the kind kevent-run-to uses
+(hardware under KVM), stopping only when this very call returns (same
+stack), and printing the return value with its type. Used by the
+walkthroughs; works from an inlined frame too (it finishes the real call
+that contains it)."""
+
+    def __init__(self):
+        self.name = "kevent-finish"
+        super().__init__("kevent-finish", gdb.COMMAND_RUNNING)
+
+    def run(self, arg, from_tty):
+        frame = gdb.selected_frame()
+        while frame.type() == gdb.INLINE_FRAME:
+            frame = frame.older()
+        caller = frame.older()
+        if caller is None:
+            raise KeventError("the selected frame has no caller to return to")
+        func = frame.function()
+        name = frame.name() or "??"
+        # after 'ret' the stack pointer is the caller's at the call plus the
+        # popped return address: the caller frame's unwound rsp
+        sp = int(caller.read_register("rsp"))
+        bp = _ReturnTo(caller.pc(), sp)
+        try:
+            _continue_until(bp, "the return of %s" % name)
+        finally:
+            if bp.is_valid():
+                bp.delete()
+        _out("kevent-finish: %s returned to %s" % (name, gdb.selected_frame().name()))
+        rtype = func.type.target() if func is not None and func.type is not None else None
+        if rtype is not None and rtype.code != gdb.TYPE_CODE_VOID:
+            rax = gdb.selected_frame().read_register("rax")
+            val = rax.cast(gdb.lookup_type("unsigned long")).cast(rtype) \
+                if rtype.code == gdb.TYPE_CODE_PTR else rax.cast(rtype)
+            gdb.set_convenience_variable("kevent_ret", val)
+            _out("kevent-finish: return value $kevent_ret = (%s) %s" % (rtype, val))
 
 
 class _Watch(gdb.Breakpoint):

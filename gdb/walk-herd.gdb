@@ -35,7 +35,7 @@ echo \nA. === three threads sleep on the queue, as exclusive waiters\n
 kevent-waiters $q
 kevent-trace-wakeups $q
 echo \nA. === finish kevent_storage_ready(), reporting every wake-up on the way\n
-finish
+kevent-finish
 kevent-trace-wakeups off
 echo \nA. === woken threads (WAKEUP_ONE):\n
 print $kevent_woken
@@ -49,7 +49,7 @@ echo \nB. === a write to pipe B: its kevent has no WAKEUP_ONE\n
 print *$k
 kevent-waiters $q
 kevent-trace-wakeups $q
-finish
+kevent-finish
 kevent-trace-wakeups off
 echo \nB. === woken threads (no WAKEUP_ONE):\n
 print $kevent_woken

@@ -100,7 +100,7 @@ kevent-run-to kevent_dequeue_ready if q == $q
 echo \n=== 4. the woken thread, back in its system call, dequeues\n
 bt 6
 kevent-ready $q
-finish
+kevent-finish
 echo \n=== 4. dequeued: off the ready list, INFLIGHT while it is copied\n
 kevent-ready $q
 print *$k
