@@ -134,7 +134,7 @@ setsid "$run_vm" --gdb --gdb-port-file "$portfile" --timeout 60 --exec true \
 	</dev/null >"$out/stub.log" 2>&1 &
 stub_pid=$!
 port=""
-for ((i = 0; i < 300; i++)); do
+for ((i = 0; i < 600; i++)); do
 	if [ -s "$portfile" ]; then
 		port=$(cut -d' ' -f1 "$portfile")
 		grep -qsE "^ *[0-9]+: [0-9A-F]+:$(printf %04X "$port") 0+:0000 0A" /proc/net/tcp /proc/net/tcp6 && break

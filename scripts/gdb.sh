@@ -140,10 +140,13 @@ EOF
 }
 
 cmd_console() {
-	local pty
+	local pty port pid
 	pty=$(cat "$state/console.pty" 2>/dev/null || true)
-	if [ -z "$pty" ] || [ ! -e "$pty" ]; then
-		die "no 'make gdb' session running (no console at ${pty:-$state/console.pty})"
+	read -r port pid 2>/dev/null <"$state/session.port" || true
+	# A stale path could name another terminal's pty: the session's QEMU
+	# must still be running.
+	if [ -z "$pty" ] || [ ! -e "$pty" ] || [ -z "${pid:-}" ] || ! kill -0 "$pid" 2>/dev/null; then
+		die "no 'make gdb' session running (start one with: make gdb)"
 	fi
 	echo "klab: console of the 'make gdb' guest on $pty; leave with Ctrl-x" >&2
 	exec busybox microcom -s 115200 "$pty"
