@@ -348,6 +348,16 @@ static inline long kst_probe_room_at(const char *file, int line, long limit)
 
 /* ---- another uid ------------------------------------------------------ */
 
+/*
+ * End a forked child: 0 if it added no failure to the count it inherited
+ * (base, read before the fork), 1 otherwise.
+ */
+static inline _Noreturn void kst_child_exit(int base)
+{
+	fflush(NULL);
+	_exit(kt_failed() > base ? 1 : 0);
+}
+
 /* Become uid/gid for good (in a forked child). */
 static inline bool kst_become(uid_t uid)
 {
@@ -365,6 +375,7 @@ static inline bool kst_become(uid_t uid)
 static inline pid_t kst_spawn_as_at(const char *file, int line, uid_t uid,
 				    void (*fn)(void *), void *arg)
 {
+	int base = kt_failed();
 	pid_t pid;
 
 	fflush(NULL);
@@ -381,7 +392,7 @@ static inline pid_t kst_spawn_as_at(const char *file, int line, uid_t uid,
 		}
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 		fn(arg);
-		kt_end_test();
+		kst_child_exit(base);
 	}
 	return pid;
 }

@@ -1623,7 +1623,7 @@ static void *o_exit_group(void *arg)
 }
 
 /* Returns only on the modes where the caller exits. */
-static void orphan_child(int n, struct kst_chan *ready)
+static void orphan_child(int n, struct kst_chan *ready, int base)
 {
 	static int qs[3];
 	static struct o_ring rq[3];
@@ -1692,7 +1692,7 @@ static void orphan_child(int n, struct kst_chan *ready)
 		kt_msleep(kst_below(&r, 30));
 		_exit(0);
 	}
-	if (kt_failed())
+	if (kt_failed() > base)
 		_exit(1);
 	switch (mode) {
 	case 0:
@@ -1714,7 +1714,7 @@ TEST_TIMEOUT(orphan_queues, 240)
 {
 	struct kst_chan ready;
 	long room;
-	int started = 0, status, reaped = 0, killed = 0;
+	int started = 0, status, reaped = 0, killed = 0, base;
 	pid_t pid;
 
 	room = probe_room();
@@ -1726,10 +1726,11 @@ TEST_TIMEOUT(orphan_queues, 240)
 
 		for (; nw < O_WAVE && started < O_CHILDREN; nw++, started++) {
 			fflush(NULL);
+			base = kt_failed();
 			wave[nw] = fork();
 			KT_ASSERT(wave[nw] >= 0);
 			if (wave[nw] == 0) {
-				orphan_child(started, &ready);
+				orphan_child(started, &ready, base);
 				_exit(0);
 			}
 		}
