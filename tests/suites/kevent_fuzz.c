@@ -1760,7 +1760,8 @@ static void run_batch(const char *test, long batch, unsigned int ops, long iters
 	F.iter = -1;
 	for (int i = 0; i < NQ; i++)
 		final_check(&F.q[i]);
-	kt_log("batch %ld: %ld calls, %ld deliveries checked", batch, F.calls, F.deliveries);
+	progress[1] = F.calls;
+	progress[2] = F.deliveries;
 }
 
 #define FUZZ_CAP_MS	10000
@@ -1775,6 +1776,8 @@ static void fuzz(const char *test, unsigned int ops, long batches, long iters)
 	long long t0 = kt_mono_ns();
 	long done = 0;
 
+	long calls = 0, deliveries = 0;
+
 	KT_ASSERT(progress != MAP_FAILED);
 	if (fz_iters > 0)
 		iters = fz_iters;
@@ -1788,7 +1791,8 @@ static void fuzz(const char *test, unsigned int ops, long batches, long iters)
 			continue;
 		if (fz_only_batch < 0 && (kt_mono_ns() - t0) / MS > FUZZ_CAP_MS)
 			break;
-		*progress = -1;
+		progress[0] = -1;
+		progress[1] = progress[2] = 0;
 		fflush(NULL);
 		pid = fork();
 		KT_ASSERT(pid >= 0);
@@ -1801,6 +1805,8 @@ static void fuzz(const char *test, unsigned int ops, long batches, long iters)
 		}
 		KT_ASSERT_EQ(waitpid(pid, &status, 0), pid);
 		done++;
+		calls += progress[1];
+		deliveries += progress[2];
 		if (WIFSIGNALED(status))
 			kt_fail_at(__FILE__, __LINE__,
 				   "batch %ld killed by signal %d at iteration %ld; reproduce: KEVENT_FUZZ_SEED=%llu KEVENT_FUZZ_BATCH=%ld kevent_fuzz %s",
@@ -1810,7 +1816,8 @@ static void fuzz(const char *test, unsigned int ops, long batches, long iters)
 				   "batch %ld failed (iteration %ld); reproduce: KEVENT_FUZZ_SEED=%llu KEVENT_FUZZ_BATCH=%ld kevent_fuzz %s",
 				   b, *progress, (unsigned long long)fz_seed, b, test);
 	}
-	kt_log("%ld batches in %lld ms", done, (kt_mono_ns() - t0) / MS);
+	kt_log("%ld batches in %lld ms: %ld calls, %ld deliveries checked", done,
+	       (kt_mono_ns() - t0) / MS, calls, deliveries);
 	KT_EXPECT(done > 0);
 }
 
