@@ -2155,3 +2155,53 @@ TEST_TIMEOUT(errno_table, 120)
 	close(rfd);
 	close(dev);
 }
+
+/* ======================================================================
+ * Regressions: fuzzer findings reduced to a deterministic case.
+ * ====================================================================== */
+
+/*
+ * fuzz_mixed (seed 1, batch 1): a POLL kevent readied by a wake-up without
+ * a key (here: the pipe's last writer closes) is polled when dequeued; if
+ * the copy to user space then fails, it must come back with its mask, not
+ * with ret_data[0] == 0. The ring path (kevent_wait into a read-only ring)
+ * is the same.
+ */
+TEST(regress_poll_mask_after_copy_fault)
+{
+	struct __kernel_timespec zero = kevent_ts(0, 0);
+	struct kevent_ring *ring = kevent_ring_alloc(4);
+	struct ukevent uk, buf[4];
+	int q, rq, p[2], r;
+
+	KT_ASSERT(ring);
+	q = kt_queue();
+	rq = (int)KT_ASSERT_OK(kevent_init(ring, 4, 0));
+	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	uk = ukevent_poll(p[0], POLLIN, 0);
+	KT_ASSERT_EQ(kevent_ctl(q, KEVENT_CTL_ADD, 1, &uk), 0);
+	uk = ukevent_poll(p[0], POLLIN, 0);
+	KT_ASSERT_EQ(kevent_ctl(rq, KEVENT_CTL_ADD, 1, &uk), 0);
+	close(p[1]);	/* POLLHUP, announced by a wake-up without a key */
+
+	KT_EXPECT_ERRNO(kevent_get_events(q, 0, 4, &zero, NULL, 0), EFAULT);
+	r = kevent_get_events(q, 0, 4, &zero, buf, 0);
+	KT_ASSERT_EQ(r, 1);
+	KT_EXPECT_EQ(buf[0].ret_flags, KEVENT_RET_DONE | KEVENT_RET_COPY_FAILED);
+	if (!(buf[0].ret_data[0] & POLLHUP))
+		kt_fail_at(__FILE__, __LINE__,
+			   "get_events after a failed copy: ret_data[0] %#x, expected POLLHUP (%#x)",
+			   buf[0].ret_data[0], POLLHUP);
+
+	KT_ASSERT_OK(mprotect(ring, PAGE, PROT_READ));
+	KT_EXPECT_ERRNO(kevent_wait(rq, 4, 0, &zero, 0), EFAULT);
+	KT_ASSERT_OK(mprotect(ring, PAGE, PROT_READ | PROT_WRITE));
+	KT_ASSERT_EQ(kevent_wait(rq, 1, 0, &zero, 0), 1);
+	if (!(ring->event[0].ret_data[0] & POLLHUP))
+		kt_fail_at(__FILE__, __LINE__,
+			   "kevent_wait after a failed copy: ret_data[0] %#x, expected POLLHUP (%#x)",
+			   ring->event[0].ret_data[0], POLLHUP);
+	close(p[0]);
+	close(q);
+	close(rq);
+}
