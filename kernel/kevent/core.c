@@ -447,6 +447,19 @@ static void kevent_unpop(struct kevent_queue *q, struct kevent *k)
 	spin_unlock_irqrestore(&st->lock, flags);
 }
 
+/*
+ * Record a mask found by the type's check in the kevent too: if the copy
+ * fails, the requeued event must still carry it.
+ */
+static void kevent_set_checked(struct kevent *k, u32 mask)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&k->st->lock, flags);
+	k->event.ret_data[0] = mask;
+	spin_unlock_irqrestore(&k->st->lock, flags);
+}
+
 /**
  * kevent_dequeue_ready() - take the next event to deliver
  * @q: the queue
@@ -477,6 +490,7 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 			return k;
 		mask = k->cb->check(k);
 		if (mask) {
+			kevent_set_checked(k, mask);
 			uk->ret_data[0] = mask;
 			return k;
 		}

@@ -96,8 +96,9 @@ struct kevent_storage {
  *	      and say whether it is ready (KEVENT_CB_*). Storage lock held,
  *	      any context: must not sleep and must not call into the source.
  * @check: process-context readiness check (KEVENT_REQ_LAST_CHECK, level
- *	   triggered re-arm, MODIFY). Returns the ready mask, 0 if not ready.
- *	   NULL means "always ready once fired".
+ *	   triggered re-arm, MODIFY). Returns the ready mask, 0 if not ready;
+ *	   at dequeue the mask becomes the kevent's ret_data[0]. NULL means
+ *	   "always ready once fired".
  * @modify: the request's event/req_flags were changed by MODIFY; returns
  *	    a ready mask (> 0) if the kevent must be readied now. Optional.
  */
