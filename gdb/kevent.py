@@ -688,6 +688,14 @@ class KeventPrinter:
                 ("state", state_text(flags)),
                 ("flags", kflags_text(flags)),
                 ("fired", int(field(v, "fired"))),
+            ]
+            # fields some versions of the kernel have
+            if _has_field(v, "snap_fired"):
+                items.append(("snap_fired", int(v["snap_fired"])))
+            if _has_field(v, "snap_req_flags"):
+                items.append(("snap_req_flags",
+                              flag_names(v["snap_req_flags"], K["req"])))
+            items += [
                 ("refcnt", refcount_value(field(v, "refcnt"))),
                 ("queue", "%#x" % int(field(v, "queue"))),
                 ("st", "%#x" % int(field(v, "st"))),
@@ -991,8 +999,9 @@ class KeventWaiters(_KCommand):
     """Show who sleeps on a queue: kevent-waiters [QUEUE]
 
 Lists the entries of queue->wq (threads in kevent_get_events() and
-kevent_wait(), exclusive; pollers of the queue fd, shared) and of
-queue->space_wq (kevent_wait() callers waiting for ring space), with the
+kevent_wait(), exclusive), of queue->space_wq (kevent_wait() callers
+waiting for ring space) and of queue->poll_wq (poll/select/epoll of the
+queue fd, where the kernel has it; otherwise those are on wq), with the
 wake function and, for threads, their tid, command and state. When the
 selected frame is a wake function (its argument 'wait' or 'curr'), that
 entry is marked '->'. QUEUE as for kevent-ready."""
@@ -1012,7 +1021,9 @@ entry is marked '->'. QUEUE as for kevent-ready."""
         _out("queue %#x: waiters=%d wakeups=%d"
              % (int(q), int(field(q, "waiters")["counter"]),
                 int(field(q, "stat.wakeups")["counter"])))
-        for name in ("wq", "space_wq"):
+        for name in ("wq", "space_wq", "poll_wq"):
+            if name == "poll_wq" and not _has_field(q, name):
+                continue
             entries = list(wait_entries(field(q, name)))
             _out("  %s: %d entr%s" % (name, len(entries), "y" if len(entries) == 1 else "ies"))
             for e in entries:
