@@ -146,4 +146,69 @@ TEST(fdinfo_counters)
 	kt_ready_user(fd, 1, 0, 0);
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_READY), 1);
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_MARKED), 1);
+	/* a second READY of a ready kevent is not another marking */
+	kt_ready_user(fd, 1, 0, 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_MARKED), 1);
+	KT_EXPECT_EQ(kt_get_now(fd, (struct ukevent[2]){}, 2), 1);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_DELIVERED), 1);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_READY), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REMOVED), 0);
+	struct ukevent uk = ukevent_user(1, 0);
+
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_REMOVE, 1, &uk), 1);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REMOVED), 1);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
+}
+
+/* One "kevent:" line per registered kevent, with its state. */
+static bool fdinfo_has_line(int fd, const char *want)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, want) != NULL;
+	fclose(f);
+	return found;
+}
+
+TEST(fdinfo_kevent_lines)
+{
+	int fd = kt_queue();
+
+	kt_add_user(fd, 42, 0xcafe, KEVENT_REQ_ONESHOT);
+	KT_EXPECT(fdinfo_has_line(fd, "kevent:\ttype=9 id=0x2a event=0x0 req_flags=0x1 user=0xcafe state=waiting"));
+	kt_ready_user(fd, 42, 0xcafe, 0);
+	KT_EXPECT(fdinfo_has_line(fd, "kevent:\ttype=9 id=0x2a event=0x0 req_flags=0x1 user=0xcafe state=ready"));
+	KT_EXPECT_EQ(kt_get_now(fd, (struct ukevent[2]){}, 2), 1);
+	KT_EXPECT(!fdinfo_has_line(fd, "kevent:"));
+}
+
+/* The ring lines follow the ring. */
+TEST(fdinfo_ring_lines)
+{
+	struct kevent_ring *ring = kevent_ring_alloc(4);
+	int fd = (int)KT_ASSERT_OK(kevent_init(ring, 4, 0));
+	struct __kernel_timespec ts = kevent_ts(5, 0);
+
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_size"), 4);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_free"), 4);
+	kt_add_user(fd, 1, 0, 0);
+	kt_add_user(fd, 2, 0, 0);
+	kt_ready_user(fd, 1, 0, 0);
+	kt_ready_user(fd, 2, 0, 0);
+	KT_ASSERT_EQ(kevent_wait(fd, 4, 0, &ts, 0), 2);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_kidx"), 2);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_uidx"), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_over"), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_free"), 2);
+	KT_EXPECT_EQ(kevent_commit(fd, 1, 0), 1);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_uidx"), 1);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, "ring_free"), 3);
+	KT_EXPECT_EQ(kevent_fdinfo(kt_queue(), "ring_size"), 0);
 }

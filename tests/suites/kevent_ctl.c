@@ -221,6 +221,48 @@ TEST(bad_pointer)
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
 }
 
+/* A later entry that cannot be read ends the batch; earlier ones count. */
+TEST(batch_ends_at_unreadable_entry)
+{
+	int fd = kt_queue();
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ukevent *arr, out[4];
+
+	KT_ASSERT(p != MAP_FAILED);
+	KT_ASSERT_OK(mprotect(p + 4096, 4096, PROT_NONE));
+	arr = (struct ukevent *)(p + 4096 - sizeof(struct ukevent));
+	kt_add_user(fd, 1, 11, 0);
+	arr[0] = ukevent_user(1, 11);
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_READY, 3, arr), 1);
+	KT_EXPECT_DONE(arr[0]);
+	KT_EXPECT_EQ(drain(fd, out, 4), 1);
+	/* ADD: the first one is registered, the call reports no completion */
+	arr[0] = ukevent_user(2, 22);
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_ADD, 2, arr), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 2);
+}
+
+/* An entry that cannot be written back: EFAULT, but it was processed. */
+TEST(unwritable_entry_efault_after_processing)
+{
+	int fd = kt_queue();
+	struct ukevent *ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), out[4];
+
+	KT_ASSERT(ro != MAP_FAILED);
+	kt_add_user(fd, 1, 11, 0);
+	ro[0] = ukevent_user(1, 11);
+	KT_ASSERT_OK(mprotect(ro, 4096, PROT_READ));
+	KT_EXPECT_ERRNO(kevent_ctl(fd, KEVENT_CTL_READY, 1, ro), EFAULT);
+	KT_EXPECT_EQ(drain(fd, out, 4), 1);
+	/* a registered ADD is not written back, so read-only memory is fine */
+	KT_ASSERT_OK(mprotect(ro, 4096, PROT_READ | PROT_WRITE));
+	ro[0] = ukevent_user(2, 22);
+	KT_ASSERT_OK(mprotect(ro, 4096, PROT_READ));
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_ADD, 1, ro), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 2);
+}
+
 /* ---- per-entry errors ------------------------------------------------ */
 
 static void expect_add_broken(int fd, struct ukevent uk, int err, const char *what)

@@ -75,8 +75,10 @@ TEST(fifo_order)
 	for (int i = 0; i < 6; i++)
 		kt_ready_user(fd, order[i], 0, 0);
 	KT_ASSERT_EQ(kt_get_now(fd, buf, 8), 6);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 6; i++) {
 		KT_EXPECT_EQ(buf[i].id.raw_u64, order[i]);
+		KT_EXPECT_EQ(buf[i].ret_flags, KEVENT_RET_DONE);
+	}
 }
 
 TEST(min_nr_zero_never_blocks)
@@ -214,6 +216,14 @@ TEST(bad_buffer_loses_nothing)
 	expect_each_once(buf, 3, 3);
 	for (int i = 0; i < 3; i++)
 		KT_EXPECT_EQ(buf[i].id.raw_u64, i);
+	/* the one whose copy failed says so; the others are plain DONE */
+	KT_EXPECT_EQ(buf[0].ret_flags, KEVENT_RET_DONE | KEVENT_RET_COPY_FAILED);
+	KT_EXPECT_EQ(buf[1].ret_flags, KEVENT_RET_DONE);
+	KT_EXPECT_EQ(buf[2].ret_flags, KEVENT_RET_DONE);
+	/* and only once: the next delivery is clean */
+	kt_ready_user(fd, 0, 1000, 0);
+	KT_ASSERT_EQ(kevent_get_events(fd, 1, 8, &ts, buf, 0), 1);
+	KT_EXPECT_EQ(buf[0].ret_flags, KEVENT_RET_DONE);
 }
 
 /* Only the first entry of the buffer is writable. */

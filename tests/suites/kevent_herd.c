@@ -411,3 +411,108 @@ TEST_TIMEOUT(wakeup_one_ring, 240)
 	}
 	herd_stop(&h);
 }
+
+/*
+ * A kevent_wait() caller whose ring is full cannot take an event: a
+ * WAKEUP_ONE wake-up must go to a thread that can (here one sleeping in
+ * kevent_get_events()), not be absorbed by the ring waiter.
+ */
+TEST_TIMEOUT(wakeup_one_skips_full_ring_waiter, 120)
+{
+	struct kevent_ring *ring = kevent_ring_alloc(2);
+	int fd = (int)KT_ASSERT_OK(kevent_init(ring, 2, 0));
+	struct __kernel_timespec ts = kevent_ts(5, 0);
+	struct kt_waiter rw, gw;
+
+	kt_add_user(fd, 10, 0, 0);
+	kt_add_user(fd, 11, 0, 0);
+	kt_add_user(fd, 1, 0x1, KEVENT_REQ_WAKEUP_ONE);
+	kt_ready_user(fd, 10, 0, 0);
+	kt_ready_user(fd, 11, 0, 0);
+	KT_ASSERT_EQ(kevent_wait(fd, 2, 0, &ts, 0), 2);	/* ring full */
+
+	kt_waiter_init(&rw, fd, KT_WAIT_RING);
+	rw.old_uidx = 0;
+	KT_ASSERT(kt_waiter_start_blocked(&rw));	/* sleeps for space */
+	kt_waiter_init(&gw, fd, KT_WAIT_GET);
+	KT_ASSERT(kt_waiter_start_blocked(&gw));
+	kt_ready_user(fd, 1, 0x1, 0);
+	if (!kt_waiter_join(&gw, KT_SOON_MS)) {
+		kt_fail_at(__FILE__, __LINE__, "get_events waiter not woken: wake-up lost");
+		kt_end_test();
+	}
+	KT_EXPECT_EQ(gw.ret, 1);
+	KT_EXPECT_EQ(gw.buf[0].user_u64, 0x1);
+	KT_EXPECT(!kt_waiter_done(&rw));
+	/* room again: the ring waiter gets the next one */
+	KT_EXPECT_EQ(kevent_commit(fd, 0, 1), 2);
+	kt_ready_user(fd, 1, 0x1, 0);
+	KT_ASSERT(kt_waiter_join(&rw, KT_SOON_MS));
+	KT_EXPECT_EQ(rw.ret, 1);
+	KT_EXPECT_EQ(ring->event[0].user_u64, 0x1);
+}
+
+/*
+ * Pollers of the queue fd are woken by WAKEUP_ONE kevents too, even when
+ * the one exclusive wake-up goes to a thread in kevent_get_events(). A
+ * poller may find the event already taken and go back to sleep, so "woken"
+ * is: poll() returned, or the poller went to sleep once more.
+ */
+struct poller {
+	int fd;
+	pid_t tid;
+	int ret;
+	int done;
+	short revents;
+};
+
+static void *poller_fn(void *arg)
+{
+	struct poller *p = arg;
+	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+
+	__atomic_store_n(&p->tid, kt_gettid(), __ATOMIC_RELEASE);
+	p->ret = (int)syscall(SYS_poll, &pfd, 1, 120000);
+	p->revents = pfd.revents;
+	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST_TIMEOUT(wakeup_one_also_wakes_pollers, 120)
+{
+	int fd = kt_queue();
+	struct poller pl[2] = { { .fd = fd }, { .fd = fd } };
+	long long nvcsw[2], deadline;
+	pthread_t th[2];
+	struct kt_waiter gw;
+
+	kt_add_user(fd, 1, 0, KEVENT_REQ_WAKEUP_ONE);
+	for (int i = 0; i < 2; i++) {
+		KT_ASSERT(!pthread_create(&th[i], NULL, poller_fn, &pl[i]));
+		while (!__atomic_load_n(&pl[i].tid, __ATOMIC_ACQUIRE))
+			kt_msleep(1);
+		KT_ASSERT(kt_wait_blocked(pl[i].tid, SYS_poll, KT_SOON_MS));
+	}
+	kt_waiter_init(&gw, fd, KT_WAIT_GET);
+	KT_ASSERT(kt_waiter_start_blocked(&gw));
+	for (int i = 0; i < 2; i++)
+		nvcsw[i] = kt_thread_nvcsw(pl[i].tid);
+	kt_ready_user(fd, 1, 0, 0);
+	KT_ASSERT(kt_waiter_join(&gw, KT_SOON_MS));
+	KT_EXPECT_EQ(gw.ret, 1);
+	deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
+	for (int i = 0; i < 2; i++) {
+		bool woken = false;
+
+		while (!woken && kt_mono_ns() < deadline) {
+			woken = __atomic_load_n(&pl[i].done, __ATOMIC_ACQUIRE) ||
+				(kt_thread_nvcsw(pl[i].tid) != nvcsw[i] &&
+				 kt_thread_blocked_in(pl[i].tid, SYS_poll));
+			if (!woken)
+				kt_msleep(1);
+		}
+		kt_log("poller %d: %s", i, pl[i].done ? "returned" : woken ? "woken, slept again" : "never woken");
+		if (!woken)
+			kt_fail_at(__FILE__, __LINE__, "poller %d not woken", i);
+	}
+}

@@ -145,6 +145,9 @@ TEST(max_ring_entries_sysctl)
 
 	if (kt_sysctl_write(KT_MAX_RING_PATH, 16))
 		kt_skip("max_ring_entries is not writable");
+	/* settable within 2 .. 2^24 only */
+	KT_EXPECT(kt_sysctl_write(KT_MAX_RING_PATH, 1) != 0);
+	KT_EXPECT(kt_sysctl_write(KT_MAX_RING_PATH, (1 << 24) + 1) != 0);
 	KT_EXPECT_EQ(kt_sysctl_read(KT_MAX_RING_PATH), 16);
 	KT_EXPECT_ERRNO(kevent_init(ring, 17, 0), EINVAL);
 	fd = kevent_init(ring, 16, 0);
@@ -276,6 +279,8 @@ TEST(dev_kevent)
 	KT_ASSERT_OK(fstat(fd, &st));
 	KT_EXPECT(S_ISCHR(st.st_mode));
 	KT_EXPECT_EQ(major(st.st_rdev), 10);
+	if (!stat("/dev/kevent", &st))
+		KT_EXPECT_EQ(st.st_mode & 07777, 0666);
 	/* a full queue: ADD/READY/get_events work */
 	kt_add_user(fd, 3, 33, 0);
 	kt_ready_user(fd, 3, 33, 9);

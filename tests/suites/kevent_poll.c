@@ -241,6 +241,8 @@ TEST(level_repeats)
 	for (int i = 0; i < 5; i++) {
 		KT_ASSERT_EQ(ready_now(q, buf, 1), 1);
 		KT_EXPECT(buf[0].ret_data[0] & POLLIN);
+		/* the write's wake-up, then found again by re-polls */
+		KT_EXPECT_EQ(buf[0].ret_data[1], i == 0 ? 1 : 0);
 	}
 	drain_fd(p[0]);
 	/* at most one stale report of the requeued kevent, then nothing */
@@ -319,11 +321,13 @@ TEST(edge_triggered_once)
 	put(p[1], "y");
 	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
 	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
-	/* several writes before a dequeue: one event */
+	/* several writes before a dequeue: one event counting the wake-ups */
 	put(p[1], "a");
 	put(p[1], "b");
 	put(p[1], "c");
 	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
+	KT_EXPECT_EQ(buf[0].ret_data[1], 3);
+	KT_EXPECT_EQ(buf[0].ret_flags, KEVENT_RET_DONE);
 	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 }
@@ -411,6 +415,7 @@ TEST(ready_at_add_completes)
 	KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 1);
 	KT_EXPECT_DONE(uk);
 	KT_EXPECT(uk.ret_data[0] & POLLIN);
+	KT_EXPECT_EQ(uk.ret_data[1], 0);
 	KT_EXPECT_EQ(uk.user_u64, 0x33);
 	/* done: not registered, not queued */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
@@ -470,6 +475,44 @@ TEST(poll_kevent_queue_eloop)
 	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 1);
 	KT_EXPECT_BROKEN(uk, ELOOP);
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
+}
+
+TEST(poll_bad_event_mask)
+{
+	int q = kt_queue(), p[2];
+	static const __u32 bad[] = { 0, 0x4000, 0x10000, 0x80000000u };
+	struct ukevent uk;
+
+	make_pipe(p);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uk = ukevent_poll(p[0], bad[i], 0);
+		KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 1);
+		KT_EXPECT_BROKEN(uk, EINVAL);
+	}
+	/* every valid bit at once is accepted */
+	uk = ukevent_poll(p[0], POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLNVAL |
+			  POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLMSG |
+			  POLLRDHUP, 0);
+	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 0);
+	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
+}
+
+/* POLLHUP is reported even when only POLLOUT was asked for. */
+TEST(hup_always_reported)
+{
+	int q = kt_queue(), sv[2];
+	struct ukevent uk, ev;
+	char big[65536];
+
+	KT_ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
+	memset(big, 0, sizeof(big));
+	while (write(sv[0], big, sizeof(big)) > 0)
+		;
+	uk = ukevent_poll(sv[0], POLLOUT, KEVENT_REQ_ET);
+	KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 0);
+	KT_ASSERT_OK(close(sv[1]));
+	ev = wait_one(q);
+	KT_EXPECT(ev.ret_data[0] & POLLHUP);
 }
 
 TEST(poll_bad_fd)

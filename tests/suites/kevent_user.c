@@ -32,7 +32,39 @@ TEST(ret_data_and_user_data)
 	KT_EXPECT_EQ(ev.user_u64, 0xfedcba9876543210ull);
 	KT_EXPECT_EQ(ev.ret_data[0], 0xa5a5);
 	KT_EXPECT_EQ(ev.ret_data[1], 1);
-	KT_EXPECT(!(ev.ret_flags & KEVENT_RET_BROKEN));
+	KT_EXPECT_EQ(ev.ret_flags, KEVENT_RET_DONE);
+	KT_EXPECT_EQ(ev.req_flags, 0);
+	KT_EXPECT_EQ(ev.event, 0);	/* as registered, not the READY mask */
+}
+
+/* The last READY's mask is the one reported. */
+TEST(last_ready_mask_wins)
+{
+	int fd = kt_queue();
+	struct ukevent ev;
+
+	kt_add_user(fd, 1, 0, 0);
+	kt_ready_user(fd, 1, 0, 0x1);
+	kt_ready_user(fd, 1, 0, 0x2);
+	kt_ready_user(fd, 1, 0, 0x30);
+	ev = get_one(fd);
+	KT_EXPECT_EQ(ev.ret_data[0], 0x30);
+	KT_EXPECT_EQ(ev.ret_data[1], 3);
+}
+
+/* READY of a WAKEUP_ONE kevent counts as matched even when not marked. */
+TEST(ready_counts_matches)
+{
+	int fd = kt_queue();
+	struct ukevent arr[2];
+
+	kt_add_user(fd, 1, 0, KEVENT_REQ_WAKEUP_ONE);
+	arr[0] = ukevent_user(1, 0);
+	arr[1] = ukevent_user(1, 0);
+	KT_EXPECT_EQ(kevent_ctl(fd, KEVENT_CTL_READY, 2, arr), 2);
+	KT_EXPECT_DONE(arr[0]);
+	KT_EXPECT_DONE(arr[1]);
+	KT_EXPECT_EQ(get_one(fd).ret_data[1], 2);
 }
 
 /* A pointer as user data round-trips. */
