@@ -119,6 +119,7 @@ struct pool {
 	int ncons;
 	struct consumer c[MAX_CONS];
 	long cancels, rounds;
+	long cancelled_in_get, rescued;	/* cleanup handler runs, events it saved */
 };
 
 static void pool_record(struct pool *p, int qi, const struct ukevent *e)
@@ -193,7 +194,11 @@ static int harvest(struct consumer *c)
 
 static void harvest_cleanup(void *arg)
 {
-	harvest(arg);
+	struct consumer *c = arg;
+	int n = harvest(c);
+
+	__atomic_add_fetch(&c->p->cancelled_in_get, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->p->rescued, n, __ATOMIC_RELAXED);
 }
 
 /*
@@ -807,8 +812,9 @@ TEST_TIMEOUT(user_storm, 240)
 	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(w.th, NULL);
 	pool_final_drain(&s.pool);
-	kt_log("consumers: %ld rounds, %d cancel requests, %ld ended cancelled; %ld fdinfo snapshots",
-	       s.pool.rounds, ncancel, s.pool.cancels, w.snaps);
+	kt_log("consumers: %ld rounds, %d cancel requests, %ld ended cancelled (%ld inside kevent_get_events, %ld events saved from their buffers); %ld fdinfo snapshots",
+	       s.pool.rounds, ncancel, s.pool.cancels, s.pool.cancelled_in_get, s.pool.rescued,
+	       w.snaps);
 	for (int qi = 0; qi < U_NQ; qi++)
 		pool_check_fdinfo(&s.pool, qi, u_check_ledger(&s, qi));
 	for (int qi = 0; qi < U_NQ; qi++)
@@ -904,8 +910,8 @@ TEST_TIMEOUT(cancel_storm, 240)
 		kt_fail_at(__FILE__, __LINE__, "queues not drained after %d ms", DRAIN_CAP_MS);
 	pool_stop(&s.pool);
 	pool_final_drain(&s.pool);
-	kt_log("%ld consumer rounds, %ld consumers ended by cancellation", s.pool.rounds,
-	       s.pool.cancels);
+	kt_log("%ld consumer rounds, %ld consumers ended by cancellation (%ld inside kevent_get_events, %ld events saved from their buffers)",
+	       s.pool.rounds, s.pool.cancels, s.pool.cancelled_in_get, s.pool.rescued);
 	/* readied ones exactly once, the others never (and still registered) */
 	for (int qi = 0; qi < 2; qi++)
 		for (int i = 0; i < C_N; i++) {
