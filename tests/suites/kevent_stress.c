@@ -102,6 +102,7 @@ struct consumer {
 	struct pool *p;
 	int qi, kind, idx;
 	pthread_t th;
+	pid_t tid;
 	bool running;
 	struct kst_rng rng;
 	unsigned int max;
@@ -202,9 +203,29 @@ static void harvest_cleanup(void *arg)
 }
 
 /*
- * The only place a get_events consumer can be cancelled: inside the system
- * call (asynchronous cancellation enabled around it alone). A cancellation
- * runs harvest_cleanup(), which records what the kernel wrote.
+ * The window in which a consumer can be cancelled: around its system call
+ * alone, with asynchronous cancellation. Entering it acts on a cancellation
+ * requested while the thread was outside (glibc sends no signal then: the
+ * request waits for a cancellation point). Leaving it, the type goes back
+ * to deferred before the state is disabled, so that a SIGCANCEL delivered
+ * late can never act while the thread holds a lock.
+ */
+static inline void window_open(void)
+{
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	pthread_testcancel();
+}
+
+static inline void window_close(void)
+{
+	pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, NULL);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+}
+
+/*
+ * The get_events consumer's window. A cancellation runs harvest_cleanup(),
+ * which records what the kernel wrote.
  */
 static __attribute__((noinline)) int get_cancellable(struct consumer *c, unsigned int min,
 						     const struct __kernel_timespec *ts, int *err)
@@ -212,11 +233,10 @@ static __attribute__((noinline)) int get_cancellable(struct consumer *c, unsigne
 	volatile int r;
 
 	pthread_cleanup_push(harvest_cleanup, c);
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	window_open();
 	r = kevent_get_events(c->p->q[c->qi].fd, min, c->max, ts, c->buf, 0);
 	*err = errno;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	window_close();
 	pthread_cleanup_pop(0);
 	return r;
 }
@@ -254,11 +274,10 @@ static void ring_round(struct consumer *c)
 	ring_process(c->p, c->qi);
 	idx = (unsigned int)(q->rs.read % q->rs.size);
 	pthread_mutex_unlock(&q->rs.mu);
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
-	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	window_open();
 	r = kevent_wait(q->fd, num, idx, &ts, 0);
 	e = errno;
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	window_close();
 	if (r < 0 && e != EINTR)
 		SFAIL("kevent_wait(num %u, old_uidx %u): %s", num, idx, strerror(e));
 }
@@ -268,6 +287,7 @@ static void *consumer_fn(void *arg)
 	struct consumer *c = arg;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	__atomic_store_n(&c->tid, kt_gettid(), __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&c->p->stop, __ATOMIC_ACQUIRE)) {
 		if (c->kind == C_RING)
 			ring_round(c);
@@ -280,7 +300,10 @@ static void *consumer_fn(void *arg)
 
 static void consumer_start(struct consumer *c)
 {
-	int e = pthread_create(&c->th, NULL, consumer_fn, c);
+	int e;
+
+	c->tid = 0;
+	e = pthread_create(&c->th, NULL, consumer_fn, c);
 
 	if (e) {
 		kt_fail_at(__FILE__, __LINE__, "pthread_create: %s", strerror(e));
@@ -330,6 +353,34 @@ static void pool_open_queue(struct pool *p, int qi, unsigned int ring_size, bool
 		p->nq = qi + 1;
 }
 
+/* Where a thread that does not end is: state, system call, wait channel. */
+static void dump_thread(const char *what, pid_t tid)
+{
+	char wchan[64] = "?", sc[128] = "?";
+
+	kt_read_task_file(tid, "wchan", wchan, sizeof(wchan));
+	kt_read_task_file(tid, "syscall", sc, sizeof(sc));
+	sc[strcspn(sc, "\n")] = '\0';
+	kt_log("%s: tid %d state %c wchan %s syscall %s (kevent_wait %d, kevent_get_events %d, kevent_commit %d)",
+	       what, (int)tid, kt_thread_state(tid), wchan, sc, __NR_kevent_wait,
+	       __NR_kevent_get_events, __NR_kevent_commit);
+}
+
+static void pool_dump(struct pool *p)
+{
+	struct kst_fdinfo fi;
+
+	for (int i = 0; i < p->ncons; i++)
+		if (p->c[i].running)
+			dump_thread(p->c[i].kind == C_RING ? "ring consumer" : "get consumer",
+				    p->c[i].tid);
+	for (int qi = 0; qi < p->nq; qi++)
+		if (!kst_fdinfo_read(p->q[qi].fd, &fi, NULL, 0))
+			kt_log("queue %d: registered %lld ready %lld waiters %lld ring kidx %lld uidx %lld free %lld; consumers read %llu committed %llu",
+			       qi, fi.registered, fi.ready, fi.waiters, fi.ring_kidx, fi.ring_uidx,
+			       fi.ring_free, p->q[qi].rs.read, p->q[qi].rs.committed);
+}
+
 /* Cancel consumer i (wherever it is) and start a fresh one in its place. */
 static void pool_cancel_one(struct pool *p, int i)
 {
@@ -341,6 +392,10 @@ static void pool_cancel_one(struct pool *p, int i)
 	pthread_cancel(c->th);
 	if (!kt_join(c->th, &ret, KT_SOON_MS)) {
 		kt_fail_at(__FILE__, __LINE__, "cancelled consumer %d did not end", i);
+		pool_dump(p);
+		kt_msleep(2000);
+		kt_log("2 s later:");
+		pool_dump(p);
 		kt_end_test();
 	}
 	if (ret == PTHREAD_CANCELED)
@@ -361,6 +416,7 @@ static void pool_stop(struct pool *p)
 			continue;
 		if (!kt_join(p->c[i].th, NULL, KT_SOON_MS)) {
 			kt_fail_at(__FILE__, __LINE__, "consumer %d did not stop", i);
+			pool_dump(p);
 			kt_end_test();
 		}
 		p->c[i].running = false;
