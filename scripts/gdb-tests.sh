@@ -16,9 +16,11 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/gdb-lib.sh
+. "$(dirname "$0")/gdb-lib.sh"
 
 gdb_sh=$KLAB_ROOT/scripts/gdb.sh
-run_vm=$KLAB_ROOT/scripts/run-vm.sh
+trap stop_stub EXIT
 out=${1:-$KLAB_BUILD/results/gdb-$KLAB_VARIANT}
 rm -rf "$out"
 mkdir -p "$out"
@@ -51,6 +53,7 @@ result() {
 # section FILE MARKER: the lines after the first line starting with MARKER,
 # up to the next walkthrough marker line.
 section() {
+	[ -f "$1" ] || return 0
 	awk -v m="$2" '
 		on && /^([AB]\. )?=== / { exit }
 		index($0, m) == 1 { on = 1; next }
@@ -68,9 +71,10 @@ expect() {
 # walkthrough reached its end.
 no_errors() {
 	local bad
+	[ -f "$1" ] || { note "no GDB transcript $1 (see ${1%/*}.log)"; return 0; }
 	bad=$(grep -nE 'Python Exception|Error occurred|Error in sourced command file|condition .* failed here|cannot decode|has no field|not found in the debug info|warning: ready_num' "$1" | head -n 5 || true)
 	[ -z "$bad" ] || note "errors in $1: $bad"
-	grep -q "=== walk-$2: done" "$1" || note "walk-$2 did not reach its end (see $1)"
+	grep -qs "=== walk-$2: done" "$1" || note "walk-$2 did not reach its end (see $1)"
 }
 
 # guest_ok DIR DEMO SUITE: the guest finished the demo and its suite.
@@ -78,11 +82,11 @@ guest_ok() {
 	local dir=$1 demo=$2 suite=$3 status
 	status=$(cat "$dir/status" 2>/dev/null || echo "? ?")
 	[ "${status#* }" = 0 ] || note "guest exit status ${status#* } (console: $dir/console.log)"
-	grep -q "^kevent-demo $demo: done" "$dir/console.log" ||
-		note "kevent-demo $demo did not finish: $(grep -m1 'FAIL' "$dir/console.log" || echo 'no result line')"
+	grep -qs "^kevent-demo $demo: done" "$dir/console.log" ||
+		note "kevent-demo $demo did not finish: $(grep -s -m1 'FAIL' "$dir/console.log" || echo 'no result line')"
 	if [ -n "$suite" ]; then
-		grep -qE "^ok [0-9]+ $suite\$" "$dir/console.log" ||
-			note "guest suite $suite did not pass: $(grep -E "^(not )?ok [0-9]+ $suite" "$dir/console.log" || echo 'no result')"
+		grep -qsE "^ok [0-9]+ $suite\$" "$dir/console.log" ||
+			note "guest suite $suite did not pass: $(grep -sE "^(not )?ok [0-9]+ $suite" "$dir/console.log" || echo 'no result')"
 	fi
 }
 
@@ -128,29 +132,17 @@ grep -qE 'Python Exception|Error' "$helpers" && note "$(grep -m1 -E 'Python Exce
 result helpers_load_and_have_help
 
 # ---- the stub listens on 127.0.0.1 only -----------------------------------
-portfile=$out/stub.port
-rm -f "$portfile"
-setsid "$run_vm" --gdb --gdb-port-file "$portfile" --timeout 60 --exec true \
-	</dev/null >"$out/stub.log" 2>&1 &
-stub_pid=$!
-port=""
-for ((i = 0; i < 600; i++)); do
-	if [ -s "$portfile" ]; then
-		port=$(cut -d' ' -f1 "$portfile")
-		grep -qsE "^ *[0-9]+: [0-9A-F]+:$(printf %04X "$port") 0+:0000 0A" /proc/net/tcp /proc/net/tcp6 && break
-	fi
-	sleep 0.1
-done
-if [ -z "$port" ]; then
-	note "no stub port written ($(tail -n 2 "$out/stub.log"))"
+if start_stub "$out/stub.log" "$out/stub.log" "$out/stub.port" --gdb --timeout 60 --exec true; then
+	# every listening socket on the stub's port, IPv4 and IPv6
+	listeners=$(awk -v p=":$(printf %04X "$stub_port")" \
+		'$4 == "0A" && substr($2, length($2) - 4) == p { print $2 }' \
+		/proc/net/tcp /proc/net/tcp6 | sort -u)
+	[ "$listeners" = "0100007F:$(printf %04X "$stub_port")" ] ||
+		note "stub on port $stub_port listens on: ${listeners:-nothing}"
 else
-	listeners=$(grep -hE "^ *[0-9]+: [0-9A-F]+:$(printf %04X "$port") 0+:0000 0A" /proc/net/tcp /proc/net/tcp6 |
-		awk '{ print $2 }' | sort -u)
-	[ "$listeners" = "0100007F:$(printf %04X "$port")" ] ||
-		note "stub on port $port listens on: ${listeners:-nothing}"
+	note "the stub did not start: $(tail -n 2 "$out/stub.log")"
 fi
-kill -TERM -- "-$stub_pid" 2>/dev/null || true
-wait "$stub_pid" 2>/dev/null || true
+stop_stub
 result stub_listens_on_127_0_0_1_only
 
 # ---- walk-storage-ready, timer source ---------------------------------------
@@ -310,28 +302,29 @@ result ring_wrap.guest_ran_on_and_passed_kevent_ring
 # after GDB detached: it can only finish if detaching let it run on.
 att=$out/attach
 mkdir -p "$att"
-rm -f "$att/go" "$att/vm.port"
-setsid "$gdb_sh" vm --port-file "$att/vm.port" --share "$att" --timeout "$limit" \
-	--exec "echo attach-now; while [ ! -e $att/go ]; do sleep 0.1; done; echo alive-after-detach" \
-	</dev/null >"$att/console.log" 2>&1 &
-vm_pid=$!
-for ((i = 0; i < 3000; i++)); do
-	grep -q '^attach-now' "$att/console.log" 2>/dev/null && break
-	kill -0 "$vm_pid" 2>/dev/null || break
-	sleep 0.1
-done
-set +e
-timeout -k 5 120 "$gdb_sh" attach --port-file "$att/vm.port" -batch \
-	-ex "kevent-queues -b" -ex "lx-ps" >"$att/gdb.log" 2>&1
-touch "$att/go"
-wait "$vm_pid"
-rc=$?
-set -e
-grep -qE '^ *0x[0-9a-f]+ +1 +init$' "$att/gdb.log" || note "lx-ps did not list init: $(tail -n 3 "$att/gdb.log")"
-grep -q '^no kevent queue open' "$att/gdb.log" || note "kevent-queues did not report the (empty) set of queues"
-grep -q '^alive-after-detach' "$att/console.log" || note "the guest did not run on after GDB quit"
+rm -f "$att/go"
+rc=none
+if start_stub "$att/console.log" "$att/console.log" "$att/vm.port" --gdb-run \
+	--share "$att" --timeout "$limit" \
+	--exec "echo attach-now; while [ ! -e $att/go ]; do sleep 0.1; done; echo alive-after-detach"; then
+	for ((i = 0; i < 3000; i++)); do
+		grep -qs '^attach-now' "$att/console.log" && break
+		kill -0 "$stub_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	set +e
+	timeout -k 5 120 "$gdb_sh" attach --port-file "$att/vm.port" -batch \
+		-ex "kevent-queues -b" -ex "lx-ps" >"$att/gdb.log" 2>&1
+	touch "$att/go"
+	wait "$stub_pid"
+	rc=$?
+	set -e
+fi
+grep -qsE '^ *0x[0-9a-f]+ +1 +init$' "$att/gdb.log" || note "lx-ps did not list init: $(tail -n 3 "$att/gdb.log" 2>/dev/null)"
+grep -qs '^no kevent queue open' "$att/gdb.log" || note "kevent-queues did not report the (empty) set of queues"
+grep -qs '^alive-after-detach' "$att/console.log" || note "the guest did not run on after GDB quit"
 [ "$rc" = 0 ] || note "guest exit status $rc"
-grep -qE 'Python Exception|Error' "$att/gdb.log" && note "$(grep -m1 -E 'Python Exception|Error' "$att/gdb.log")"
+grep -qsE 'Python Exception|Error' "$att/gdb.log" && note "$(grep -m1 -E 'Python Exception|Error' "$att/gdb.log")"
 result attach_to_running_vm_and_detach_on_quit
 
 [ "$failed" = 0 ]

@@ -14,6 +14,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/gdb-lib.sh
+. "$(dirname "$0")/gdb-lib.sh"
 
 run_vm=$KLAB_ROOT/scripts/run-vm.sh
 state=$KLAB_BUILD/gdb
@@ -62,57 +64,17 @@ gdb_args() {
 		-ex "source $KLAB_ROOT/gdb/kevent.py"
 }
 
-# listening PORT: is something listening on 127.0.0.1:PORT? (/proc, no
-# connection: connecting to a gdb stub stops its guest)
-listening() {
-	grep -qs -- "$(printf '0100007F:%04X 00000000:0000 0A' "$1")" /proc/net/tcp
-}
-
-# wait_stub PORTFILE PID: wait until the launcher PID wrote PORTFILE and the
-# stub listens; prints the port. Fails if the launcher dies first.
-wait_stub() {
-	local file=$1 pid=$2 port="" i
-	for ((i = 0; i < 600; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		if [ -z "$port" ] && [ -s "$file" ]; then
-			port=$(cut -d' ' -f1 "$file")
-		fi
-		if [ -n "$port" ] && listening "$port"; then
-			echo "$port"
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-# The launcher runs in a session of its own: Ctrl-C in GDB must not reach
-# QEMU, and the whole group (timeout, qemu, tee) can be ended at once.
-vm_pid=""
-stop_vm() {
-	if [ -n "$vm_pid" ] && kill -0 "$vm_pid" 2>/dev/null; then
-		kill -TERM -- "-$vm_pid" 2>/dev/null || true
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$vm_pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL -- "-$vm_pid" 2>/dev/null || true
-	fi
-}
-
 cmd_start() {
 	need_built
 	local log=$state/console.log err=$state/qemu.err portfile=$state/session.port pty="" port i
-	rm -f "$portfile" "$state/console.pty"
+	rm -f "$state/console.pty"
 	: >"$log"
-	trap stop_vm EXIT
-	setsid "$run_vm" --gdb --gdb-port-file "$portfile" --console pty --log "$log" \
-		</dev/null >"$err" 2>&1 &
-	vm_pid=$!
-	if ! port=$(wait_stub "$portfile" "$vm_pid"); then
+	trap stop_stub EXIT
+	if ! start_stub "$err" "$err" "$portfile" --gdb --console pty --log "$log"; then
 		cat "$err" >&2
 		die "the guest did not start (see above)"
 	fi
+	port=$stub_port
 	for ((i = 0; i < 100; i++)); do
 		pty=$(sed -n 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' "$err" | head -n 1)
 		[ -n "$pty" ] && break
@@ -173,7 +135,7 @@ cmd_attach() {
 	need_built
 	[ -s "$portfile" ] || die "no 'make vm GDB=1' found ($portfile missing): start one first"
 	read -r port pid <"$portfile"
-	if ! kill -0 "$pid" 2>/dev/null || ! listening "$port"; then
+	if ! kill -0 "$pid" 2>/dev/null || ! stub_listening "$port" "$pid"; then
 		die "the 'make vm GDB=1' of $portfile (pid $pid, port $port) is not running"
 	fi
 	cat >&2 <<EOF
@@ -213,25 +175,16 @@ cmd_walk() {
 	need_built
 	out=${out:-$state/walk-$name}
 	mkdir -p "$out"
-	local portfile=$out/port port="" tries rc grc
+	local port rc grc
 	local -a args
 	mapfile -d '' args < <(gdb_args)
-	trap stop_vm EXIT
-	# A port picked free can be taken before QEMU binds it (another
-	# session starting at the same moment): try again then.
-	for ((tries = 0; tries < 3; tries++)); do
-		rm -f "$portfile"
-		setsid "$run_vm" --gdb --gdb-port-file "$portfile" --timeout "$limit" \
-			--exec "$demo${then:+ && $then}" \
-			</dev/null >"$out/console.log" 2>"$out/qemu.err" &
-		vm_pid=$!
-		port=$(wait_stub "$portfile" "$vm_pid") && break
-		wait "$vm_pid" 2>/dev/null || true
-		grep -qiE 'address already in use|failed to bind|could not' "$out/qemu.err" ||
-			{ cat "$out/qemu.err" >&2; die "the guest did not start"; }
-		port=""
-	done
-	[ -n "$port" ] || die "no free port for the gdb stub after 3 tries"
+	trap stop_stub EXIT
+	if ! start_stub "$out/console.log" "$out/qemu.err" "$out/port" --gdb \
+		--timeout "$limit" --exec "$demo${then:+ && $then}"; then
+		cat "$out/qemu.err" "$out/console.log" >&2
+		die "the guest did not start"
+	fi
+	port=$stub_port
 	stage gdb "walk-$name: guest runs '$demo${then:+ && $then}', stub on 127.0.0.1:$port"
 	local -a cmd=(timeout -k 5 "$limit" gdb -batch "${args[@]}"
 		-ex "target remote 127.0.0.1:$port"
@@ -246,10 +199,9 @@ cmd_walk() {
 		"${cmd[@]}" >"$out/gdb.log" 2>&1
 		grc=$?
 	fi
-	wait "$vm_pid"
+	wait "$stub_pid"
 	rc=$?
 	set -e
-	vm_pid=""
 	echo "$grc $rc" >"$out/status"
 	stage gdb "walk-$name: gdb exit $grc, guest exit $rc (transcript: $out/gdb.log, console: $out/console.log)"
 	[ "$grc" = 0 ] && [ "$rc" = 0 ]

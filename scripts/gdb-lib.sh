@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# Starting a guest under QEMU's gdb stub, for scripts/gdb.sh and
+# scripts/gdb-tests.sh. Sourced after lib.sh, never run.
+#
+# The launcher (scripts/run-vm.sh) picks the first port that /proc shows
+# free, but another launcher can take the same port before QEMU binds it.
+# So a stub counts as up only when a socket of *our* QEMU listens on the
+# port (never by connecting: a connection to a gdb stub stops its guest),
+# and a launch that lost the race is retried.
+
+# stub_listening PORT PID: does process PID, or a process of the session or
+# process group PID leads, listen on 127.0.0.1:PORT?
+stub_listening() {
+	local port=$1 lead=$2 inode pid
+	inode=$(awk -v a="$(printf '0100007F:%04X' "$port")" \
+		'$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp 2>/dev/null)
+	[ -n "$inode" ] || return 1
+	for pid in $(ps -e -o pid=,sid=,pgid= | awk -v l="$lead" '$1 == l || $2 == l || $3 == l { print $1 }'); do
+		if find "/proc/$pid/fd" -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null | grep -q .; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+# start_stub OUT ERR PORTFILE RUN-VM-ARGS...: start run-vm.sh --gdb... in a
+# session of its own (Ctrl-C in GDB must not reach QEMU; the whole group can
+# be ended at once) with stdout to OUT and stderr to ERR (both to OUT if
+# they are the same file), and wait until its
+# stub listens. Sets stub_pid (the session) and stub_port. Up to 3 tries
+# when the port was taken meanwhile; fails if the guest does not start.
+stub_pid=""
+stub_port=""
+start_stub() {
+	local out=$1 err=$2 portfile=$3 tries i
+	shift 3
+	for ((tries = 0; tries < 3; tries++)); do
+		rm -f "$portfile"
+		if [ "$out" = "$err" ]; then
+			setsid "$KLAB_ROOT/scripts/run-vm.sh" --gdb-port-file "$portfile" "$@" \
+				</dev/null >"$out" 2>&1 &
+		else
+			setsid "$KLAB_ROOT/scripts/run-vm.sh" --gdb-port-file "$portfile" "$@" \
+				</dev/null >"$out" 2>"$err" &
+		fi
+		stub_pid=$!
+		stub_port=""
+		for ((i = 0; i < 1200; i++)); do
+			kill -0 "$stub_pid" 2>/dev/null || break
+			if [ -z "$stub_port" ] && [ -s "$portfile" ]; then
+				stub_port=$(cut -d' ' -f1 "$portfile")
+			fi
+			if [ -n "$stub_port" ] && stub_listening "$stub_port" "$stub_pid"; then
+				return 0
+			fi
+			sleep 0.1
+		done
+		stop_stub
+		if ! grep -qs 'Address already in use' "$out" "$err"; then
+			return 1
+		fi
+	done
+	return 1
+}
+
+# stop_stub: end the session of start_stub, if it still runs.
+stop_stub() {
+	local i
+	if [ -n "$stub_pid" ] && kill -0 "$stub_pid" 2>/dev/null; then
+		kill -TERM -- "-$stub_pid" 2>/dev/null || true
+		for ((i = 0; i < 25; i++)); do
+			kill -0 "$stub_pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL -- "-$stub_pid" 2>/dev/null || true
+	fi
+	wait "$stub_pid" 2>/dev/null || true
+}
