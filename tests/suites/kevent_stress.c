@@ -997,9 +997,12 @@ TEST_TIMEOUT(cancel_storm, 240)
 
 struct tinst {
 	long long period_ns, add_ns, remove_ns;	/* remove_ns: after REMOVE returned */
+	long long added_ns;	/* after ADD returned: the timer started before */
 	int oneshot, removed, vanished;
 	long delivered, fired;
 	uint32_t first_ms;	/* lower bound of the first expiry (ms, u32) */
+	uint32_t last_ms;	/* latest expiry stamp delivered */
+	int have_last;
 };
 
 struct tstorm {
@@ -1046,6 +1049,19 @@ static void t_record(struct pool *p, int qi, const struct ukevent *e)
 	__atomic_add_fetch(&t->fired, e->ret_data[1], __ATOMIC_RELAXED);
 	if (t->oneshot && d > 1)
 		SFAIL("ONESHOT timer %u delivered %ld times", i, d);
+	/* the latest expiry stamp seen (consumers record concurrently) */
+	for (;;) {
+		uint32_t cur = __atomic_load_n(&t->last_ms, __ATOMIC_RELAXED);
+
+		if (__atomic_load_n(&t->have_last, __ATOMIC_ACQUIRE) &&
+		    ms_diff(e->ret_data[0], cur) <= 0)
+			break;
+		if (__atomic_compare_exchange_n(&t->last_ms, &cur, e->ret_data[0], false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&t->have_last, 1, __ATOMIC_RELEASE);
+			break;
+		}
+	}
 }
 
 /* ADD timer number i; its id (the period) is unique in the queue. */
@@ -1064,6 +1080,7 @@ static void t_add(struct tstorm *s, int fd, int i, bool oneshot, long long perio
 	t->first_ms = (uint32_t)((t->add_ns + period_ns) / MS);
 	__atomic_store_n(&s->n, i + 1, __ATOMIC_RELEASE);
 	r = kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk);
+	t->added_ns = kt_mono_ns();
 	if (r != 0)
 		SFAIL("ADD timer %d (period %lld ns): ret %d errno %d flags %#x data %u", i,
 		      period_ns, r, errno, uk.ret_flags, uk.ret_data[0]);
@@ -1173,6 +1190,19 @@ TEST_TIMEOUT(timer_storm, 240)
 		} else if (t->fired > max_fires) {
 			SFAIL("periodic timer %d (period %lld ns, %lld ms alive) reported %ld expiries, at most %lld possible",
 			      i, t->period_ns, (until - t->add_ns) / MS, t->fired, max_fires);
+		} else if (t->have_last) {
+			/*
+			 * Expiries are counted from the period (abi.md): when the
+			 * last delivered one was stamped, every period since the
+			 * start had been counted, none lost. One period of slack
+			 * for the stamp's rounding.
+			 */
+			long long span_ms = ms_diff(t->last_ms, (uint32_t)(t->added_ns / MS)) - 1;
+			long long min_fires = span_ms > 0 ? span_ms * MS / t->period_ns - 1 : 0;
+
+			if (t->fired < min_fires)
+				SFAIL("periodic timer %d (period %lld ns): last expiry %lld ms after ADD, but only %ld expiries reported (at least %lld)",
+				      i, t->period_ns, span_ms + 1, t->fired, min_fires);
 		}
 	}
 	pool_check_fdinfo(&s.pool, 0, 0);
