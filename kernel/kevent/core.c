@@ -279,7 +279,7 @@ static void kevent_queue_wake(struct kevent_queue *q, bool one)
  * kevent_storage_ready(). Returns 1 if @k took the event.
  */
 static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
-			      u32 event)
+			      u32 event, bool count)
 {
 	struct kevent_queue *q = k->queue;
 	bool one = k->event.req_flags & KEVENT_REQ_WAKEUP_ONE;
@@ -299,7 +299,8 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 	ret = k->cb->callback(k, event);
 	if (ret <= KEVENT_CB_NOT_READY)
 		return 0;
-	k->fired++;
+	if (count)
+		k->fired++;
 
 	spin_lock(&q->ready_lock);
 	if (ret == KEVENT_CB_RECHECK)
@@ -345,24 +346,13 @@ int kevent_storage_ready(struct kevent_storage *st,
 	list_for_each_entry(k, &st->list, storage_entry) {
 		if (ready_callback && ready_callback(k) <= 0)
 			continue;
-		n += kevent_fire_locked(st, k, event);
+		n += kevent_fire_locked(st, k, event, true);
 	}
 	spin_unlock_irqrestore(&st->lock, flags);
 	return n;
 }
 
-/**
- * kevent_ready() - ready one kevent through its storage
- * @k: a kevent
- * @event: as for kevent_storage_ready()
- *
- * The same as kevent_storage_ready() on @k's storage with a filter
- * selecting @k only (KEVENT_CTL_READY, level-triggered re-arm, checks at
- * ADD and MODIFY). Does nothing if @k was removed.
- *
- * Return: 1 if @k took the event, 0 otherwise.
- */
-int kevent_ready(struct kevent *k, u32 event)
+static int __kevent_ready(struct kevent *k, u32 event, bool count)
 {
 	struct kevent_storage *st = k->st;
 	unsigned long flags;
@@ -372,9 +362,40 @@ int kevent_ready(struct kevent *k, u32 event)
 		return 0;
 	spin_lock_irqsave(&st->lock, flags);
 	if (!list_empty(&k->storage_entry))
-		ret = kevent_fire_locked(st, k, event);
+		ret = kevent_fire_locked(st, k, event, count);
 	spin_unlock_irqrestore(&st->lock, flags);
 	return ret;
+}
+
+/**
+ * kevent_ready() - ready one kevent through its storage
+ * @k: a kevent
+ * @event: as for kevent_storage_ready()
+ *
+ * The same as kevent_storage_ready() on @k's storage with a filter
+ * selecting @k only (KEVENT_CTL_READY). Does nothing if @k was removed.
+ *
+ * Return: 1 if @k took the event, 0 otherwise.
+ */
+int kevent_ready(struct kevent *k, u32 event)
+{
+	return __kevent_ready(k, event, true);
+}
+
+/**
+ * kevent_ready_checked() - ready a kevent found ready by its type's check
+ * @k: a kevent
+ * @mask: what the check found
+ *
+ * As kevent_ready(), but the source did not fire: nothing is added to the
+ * count of notifications reported in ret_data[1] (ALWAYS_QUEUE at ADD,
+ * MODIFY, level-triggered re-arm after delivery).
+ *
+ * Return: 1 if @k took the event, 0 otherwise.
+ */
+int kevent_ready_checked(struct kevent *k, u32 mask)
+{
+	return __kevent_ready(k, mask, false);
 }
 
 /*
@@ -545,7 +566,7 @@ static void __kevent_finish(struct kevent_queue *q, struct kevent *k,
 		   !(req_flags & KEVENT_REQ_ET)) {
 		mask = k->cb->check(k);
 		if (mask)
-			kevent_ready(k, mask);
+			kevent_ready_checked(k, mask);
 	}
 	kevent_put(k);
 }

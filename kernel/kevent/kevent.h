@@ -238,6 +238,7 @@ void kevent_storage_del(struct kevent_storage *st, struct kevent *k);
 int kevent_storage_ready(struct kevent_storage *st,
 			 kevent_callback_t ready_callback, u32 event);
 int kevent_ready(struct kevent *k, u32 event);
+int kevent_ready_checked(struct kevent *k, u32 mask);
 struct kevent *kevent_dequeue_ready(struct kevent_queue *q,
 				    struct ukevent *uk);
 void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,

@@ -321,19 +321,23 @@ static void kevent_ready_oneshot_removed(struct kunit *test)
 static void kevent_ready_level_and_et(struct kunit *test)
 {
 	struct kevent_test_ctx *ctx = test->priv;
+	struct ukevent uk;
 
 	add(test, 1, 0);
 	add(test, 2, KEVENT_REQ_ET);
+
 	ctx->check = 1;
 	fire(test, 1);
-	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 1);
+	KUNIT_EXPECT_EQ(test, deliver(test, &uk), 1);
+	KUNIT_EXPECT_EQ(test, uk.ret_data[1], 1);
 	/* 1 still ready: requeued behind 2 */
 	KUNIT_EXPECT_EQ(test, ready_num(test), 2);
 	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 2);
 	KUNIT_EXPECT_EQ(test, ready_num(test), 1);
-	/* no longer ready: the level one stops too */
+	/* no longer ready: the level one stops too; a re-poll is no firing */
 	ctx->check = 0;
-	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 1);
+	KUNIT_EXPECT_EQ(test, deliver(test, &uk), 1);
+	KUNIT_EXPECT_EQ(test, uk.ret_data[1], 0);
 	KUNIT_EXPECT_EQ(test, ready_num(test), 0);
 }
 

@@ -313,7 +313,7 @@ int kevent_queue_add(struct kevent_queue *q, struct ukevent *uk)
 			kevent_unlink(q, k, true);
 			return 1;
 		}
-		kevent_ready(k, ret);
+		kevent_ready_checked(k, ret);
 	}
 	atomic_long_inc(&q->stat.added);
 	return 0;
@@ -356,7 +356,7 @@ int kevent_queue_modify(struct kevent_queue *q, const struct ukevent *uk)
 	if (k->cb->modify) {
 		mask = k->cb->modify(k);
 		if (mask)
-			kevent_ready(k, mask);
+			kevent_ready_checked(k, mask);
 	}
 	return 0;
 }
