@@ -18,8 +18,8 @@ echo \n=== walk-ring-wrap: waiting for the demo. In the guest, run:\n
 echo ===   kevent-demo ring\n
 
 # The first KEVENT_CTL_READY of the demo tells us its queue.
-kevent-run-to kevent_ready if k->event.user_u64 == 0xc0ffee
-set $q = k->queue
+kevent-run-to kevent_storage_ready if $_caller_is("kevent_queue_ready") && $kevent_with_user(st, 0xc0ffee)
+set $q = $kevent_with_user(st, 0xc0ffee)->queue
 echo \n=== the demo's queue and its empty ring\n
 kevent-queues
 kevent-ring $q

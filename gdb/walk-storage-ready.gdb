@@ -53,17 +53,13 @@ if $_streq($walk_source, "pipe")
   kevent-run-to kevent_storage_ready if $_caller_is("kevent_poll_wake") && $kevent_with_user(st, 0xc0ffee)
 end
 if $_streq($walk_source, "user")
-  # KEVENT_CTL_READY readies one kevent through kevent_ready(), which runs
-  # the same per-kevent step as kevent_storage_ready() on k->st.
-  kevent-run-to kevent_ready if k->event.user_u64 == 0xc0ffee
-  set $st = k->st
+  # KEVENT_CTL_READY readies the USER kevent's own storage.
+  kevent-run-to kevent_storage_ready if $_caller_is("kevent_queue_ready") && $kevent_with_user(st, 0xc0ffee)
 end
-if !$_streq($walk_source, "user")
-  set $st = st
-end
+set $st = st
 set $k = $kevent_with_user($st, 0xc0ffee)
 set $q = $k->queue
-echo \n=== 1. the source fired: who called kevent_storage_ready() (kevent_ready() for KEVENT_CTL_READY)\n
+echo \n=== 1. the source fired: who called kevent_storage_ready()\n
 bt 12
 echo \n=== 1. the storage and its kevents (the demo's kevent is still 'waiting')\n
 kevent-storage $st

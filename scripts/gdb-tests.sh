@@ -223,7 +223,7 @@ result storage_ready_pipe.from_pipe_write_to_the_ring
 dir=$(walk storage-ready user "")
 g=$dir/gdb.log
 s=$(section "$g" "=== 1. the source fired")
-expect "$s" '^#0 +kevent_ready \(' "backtrace"
+expect "$s" '^#0 +kevent_storage_ready \(' "backtrace"
 expect "$s" 'kevent_queue_ready' "backtrace"
 expect "$s" 'sys_kevent_ctl' "backtrace"
 s=$(section "$g" "=== 5. copied")

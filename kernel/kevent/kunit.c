@@ -151,7 +151,7 @@ static struct kunit_case kevent_ring_cases[] = {
 };
 
 static struct kunit_suite kevent_ring_suite = {
-	.name = "kevent_ring",
+	.name = "kevent_kunit_ring",
 	.test_cases = kevent_ring_cases,
 };
 
@@ -490,7 +490,7 @@ static struct kunit_case kevent_ready_cases[] = {
 };
 
 static struct kunit_suite kevent_ready_suite = {
-	.name = "kevent_ready",
+	.name = "kevent_kunit_ready",
 	.init = kevent_ready_init,
 	.exit = kevent_ready_exit,
 	.test_cases = kevent_ready_cases,
@@ -546,7 +546,7 @@ static struct kunit_case kevent_match_cases[] = {
 };
 
 static struct kunit_suite kevent_match_suite = {
-	.name = "kevent_match",
+	.name = "kevent_kunit_match",
 	.test_cases = kevent_match_cases,
 };
 

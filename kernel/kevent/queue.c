@@ -393,7 +393,17 @@ int kevent_queue_ready(struct kevent_queue *q, const struct ukevent *uk)
 	lockdep_assert_held(&q->mutex);
 	if (!k)
 		return -ENOENT;
-	kevent_ready(k, uk->event);
+	/*
+	 * A USER kevent is the only kevent of its storage, so readying the
+	 * storage readies exactly this kevent, through the same
+	 * kevent_storage_ready() every event source uses. Other types may
+	 * share their storage (POLL: one per file); there only the named
+	 * kevent is readied, by the same marking code.
+	 */
+	if (k->event.type == KEVENT_USER)
+		kevent_storage_ready(k->st, NULL, uk->event);
+	else
+		kevent_ready(k, uk->event);
 	return 0;
 }
 
