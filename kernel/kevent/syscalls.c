@@ -81,13 +81,18 @@ struct kevent_waiter {
 	struct kevent_queue *q;
 };
 
-/* Wake the thread, and count it if it really was asleep. */
+/*
+ * Wake the thread, and count it if it really was asleep. A woken waiter
+ * leaves the wait queue (as epoll's do) and re-enters it at the tail if it
+ * sleeps again: otherwise a thread that went back to sleep would keep its
+ * place at the head and take every wake-one, starving the others.
+ */
 static int kevent_wake_function(struct wait_queue_entry *wait,
 				unsigned int mode, int sync, void *key)
 {
 	struct kevent_waiter *w = container_of(wait, struct kevent_waiter,
 					       wait);
-	int ret = default_wake_function(wait, mode, sync, key);
+	int ret = autoremove_wake_function(wait, mode, sync, key);
 
 	if (ret)
 		atomic_long_inc(&w->q->stat.wakeups);
