@@ -211,22 +211,36 @@ static inline int kt_ctl1(int fd, unsigned int cmd, struct ukevent *uk)
 	return kevent_ctl(fd, cmd, 1, uk);
 }
 
+/*
+ * kevent_ctl on one entry that must return `want`; otherwise the test ends
+ * with the call's result and the entry's ret_flags/ret_data, described by
+ * `what` (e.g. "ADD user id 3").
+ */
+static inline void kt_ctl1_must_at(const char *file, int line, int fd,
+				   unsigned int cmd, struct ukevent *uk,
+				   int want, const char *what)
+{
+	int r = kt_ctl1(fd, cmd, uk);
+
+	if (r != want) {
+		kt_fail_at(file, line,
+			   "%s: ret %d errno %d ret_flags %#x ret_data %u",
+			   what, r, errno, uk->ret_flags, uk->ret_data[0]);
+		kt_end_test();
+	}
+}
+
 /* ADD one USER kevent that must register (return 0). */
 #define kt_add_user(...) kt_add_user_at(__FILE__, __LINE__, __VA_ARGS__)
 static inline void kt_add_user_at(const char *file, int line, int fd, __u64 id,
 				  __u64 user, __u32 req_flags)
 {
 	struct ukevent uk = ukevent_user(id, user);
-	int r;
+	char what[64];
 
 	uk.req_flags = req_flags;
-	r = kt_ctl1(fd, KEVENT_CTL_ADD, &uk);
-	if (r != 0) {
-		kt_fail_at(file, line,
-			   "ADD user id %llu: ret %d errno %d ret_flags %#x ret_data %u",
-			   (unsigned long long)id, r, errno, uk.ret_flags, uk.ret_data[0]);
-		kt_end_test();
-	}
+	snprintf(what, sizeof(what), "ADD user id %llu", (unsigned long long)id);
+	kt_ctl1_must_at(file, line, fd, KEVENT_CTL_ADD, &uk, 0, what);
 }
 
 /* READY one USER kevent that must match (return 1). */
@@ -235,16 +249,11 @@ static inline void kt_ready_user_at(const char *file, int line, int fd, __u64 id
 				    __u64 user, __u32 event)
 {
 	struct ukevent uk = ukevent_user(id, user);
-	int r;
+	char what[64];
 
 	uk.event = event;
-	r = kt_ctl1(fd, KEVENT_CTL_READY, &uk);
-	if (r != 1) {
-		kt_fail_at(file, line,
-			   "READY user id %llu: ret %d errno %d ret_flags %#x ret_data %u",
-			   (unsigned long long)id, r, errno, uk.ret_flags, uk.ret_data[0]);
-		kt_end_test();
-	}
+	snprintf(what, sizeof(what), "READY user id %llu", (unsigned long long)id);
+	kt_ctl1_must_at(file, line, fd, KEVENT_CTL_READY, &uk, 1, what);
 }
 
 /* Non-blocking dequeue of up to max events (max <= KEVENT_MAX_BATCH). */

@@ -18,16 +18,11 @@
 static void add_poll(int q, int fd, __u32 events, __u32 flags, __u64 user)
 {
 	struct ukevent uk = ukevent_poll(fd, events, flags);
-	int r;
+	char what[80];
 
 	uk.user_u64 = user;
-	r = kt_ctl1(q, KEVENT_CTL_ADD, &uk);
-	if (r != 0) {
-		kt_fail_at(__FILE__, __LINE__,
-			   "ADD poll fd %d events %#x flags %#x: ret %d errno %d ret_flags %#x ret_data %u",
-			   fd, events, flags, r, errno, uk.ret_flags, uk.ret_data[0]);
-		kt_end_test();
-	}
+	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
+	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
 }
 
 /* Non-blocking: the events ready now. */

@@ -26,15 +26,11 @@ static struct ukevent wait_one(int fd)
 static void add_timer(int fd, __u32 sec, __u32 nsec, __u32 flags, __u64 user)
 {
 	struct ukevent uk = ukevent_timer(sec, nsec, flags);
-	int r;
+	char what[64];
 
 	uk.user_u64 = user;
-	r = kt_ctl1(fd, KEVENT_CTL_ADD, &uk);
-	if (r != 0) {
-		kt_fail_at(__FILE__, __LINE__, "ADD timer %u.%09u: ret %d errno %d ret_flags %#x ret_data %u",
-			   sec, nsec, r, errno, uk.ret_flags, uk.ret_data[0]);
-		kt_end_test();
-	}
+	snprintf(what, sizeof(what), "ADD timer %u.%09u", sec, nsec);
+	kt_ctl1_must_at(__FILE__, __LINE__, fd, KEVENT_CTL_ADD, &uk, 0, what);
 }
 
 /* A one-shot timer fires once, one period after ADD at the earliest. */
