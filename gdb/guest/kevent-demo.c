@@ -53,33 +53,36 @@ static void msleep(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Read /proc/self/task/<tid>/<name> into buf; 0 if it cannot be read. */
+static int read_task_file(pid_t tid, const char *name, char *buf, size_t size)
+{
+	char path[96];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = (int)read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return 1;
+}
+
 /* Is thread tid asleep (S) inside system call nr? (/proc/self/task) */
 static int asleep_in(pid_t tid, long nr)
 {
-	char path[96], buf[1024], *p;
-	int fd, n;
+	char buf[1024], *p;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (!read_task_file(tid, "stat", buf, sizeof(buf)))
 		return 0;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strrchr(buf, ')');
 	if (!p || p[2] != 'S')
 		return 0;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (!read_task_file(tid, "syscall", buf, sizeof(buf)))
 		return 0;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	return strtol(buf, NULL, 10) == nr;
 }
 
