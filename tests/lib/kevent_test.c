@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kevent_test.c - the helpers declared in kevent_test.h: clocks, thread
+ * introspection through /proc, kevent_ctl() short-hands, the waiter thread,
+ * sysctls and the loopback interface.
+ */
+#include "kevent_test.h"
+
+#include <sys/mman.h>
+
+long long kt_clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+long long kt_mono_ns(void)
+{
+	return kt_clock_ns(CLOCK_MONOTONIC);
+}
+
+void kt_msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+pid_t kt_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+int kt_read_task_file(pid_t tid, const char *name, char *buf, size_t len)
+{
+	char path[96];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+char kt_thread_state(pid_t tid)
+{
+	char buf[1024], *p;
+
+	if (kt_read_task_file(tid, "stat", buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
+long kt_thread_syscall(pid_t tid)
+{
+	char buf[512], *end;
+	long nr;
+
+	if (kt_read_task_file(tid, "syscall", buf, sizeof(buf)))
+		return -1;
+	nr = strtol(buf, &end, 10);
+	return end == buf ? -1 : nr;
+}
+
+long long kt_thread_nvcsw(pid_t tid)
+{
+	char buf[4096], *p;
+
+	if (kt_read_task_file(tid, "status", buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "\nvoluntary_ctxt_switches:");
+	if (!p)
+		return -1;
+	return strtoll(p + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+}
+
+bool kt_thread_blocked_in(pid_t tid, long nr)
+{
+	return kt_thread_state(tid) == 'S' && kt_thread_syscall(tid) == nr;
+}
+
+bool kt_wait_blocked(pid_t tid, long nr, long timeout_ms)
+{
+	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
+
+	while (kt_mono_ns() < deadline) {
+		if (tid > 0 && kt_thread_blocked_in(tid, nr)) {
+			kt_msleep(2);
+			if (kt_thread_blocked_in(tid, nr))
+				return true;
+		}
+		kt_msleep(1);
+	}
+	return false;
+}
+
+bool kt_join(pthread_t th, void **ret, long timeout_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(th, ret, &ts) == 0;
+}
+
+int kt_ctl1(int fd, unsigned int cmd, struct ukevent *uk)
+{
+	return kevent_ctl(fd, cmd, 1, uk);
+}
+
+void kt_ctl1_must_at(const char *file, int line, int fd, unsigned int cmd,
+		     struct ukevent *uk, int want, const char *what)
+{
+	int r = kt_ctl1(fd, cmd, uk);
+
+	if (r != want) {
+		kt_fail_at(file, line,
+			   "%s: ret %d errno %d ret_flags %#x ret_data %u",
+			   what, r, errno, uk->ret_flags, uk->ret_data[0]);
+		kt_end_test();
+	}
+}
+
+void kt_add_user_at(const char *file, int line, int fd, __u64 id, __u64 user,
+		    __u32 req_flags)
+{
+	struct ukevent uk = ukevent_user(id, user);
+	char what[64];
+
+	uk.req_flags = req_flags;
+	snprintf(what, sizeof(what), "ADD user id %llu", (unsigned long long)id);
+	kt_ctl1_must_at(file, line, fd, KEVENT_CTL_ADD, &uk, 0, what);
+}
+
+void kt_ready_user_at(const char *file, int line, int fd, __u64 id, __u64 user,
+		      __u32 event)
+{
+	struct ukevent uk = ukevent_user(id, user);
+	char what[64];
+
+	uk.event = event;
+	snprintf(what, sizeof(what), "READY user id %llu", (unsigned long long)id);
+	kt_ctl1_must_at(file, line, fd, KEVENT_CTL_READY, &uk, 1, what);
+}
+
+int kt_get_now(int fd, struct ukevent *buf, unsigned int max)
+{
+	struct __kernel_timespec ts = kevent_ts(0, 0);
+
+	return kevent_get_events(fd, 0, max, &ts, buf, 0);
+}
+
+void *kt_waiter_fn(void *arg)
+{
+	struct kt_waiter *w = (struct kt_waiter *)arg;
+	const struct __kernel_timespec *ts = w->infinite ? NULL : &w->ts;
+	int r;
+
+	if (w->async_cancel)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	__atomic_store_n(&w->tid, kt_gettid(), __ATOMIC_RELEASE);
+	if (w->kind == KT_WAIT_GET)
+		r = kevent_get_events(w->fd, w->min_nr, w->max_nr, ts, w->buf, w->flags);
+	else
+		r = kevent_wait(w->fd, w->max_nr, w->old_uidx, ts, w->flags);
+	w->err = r < 0 ? errno : 0;
+	w->ret = r;
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+void kt_waiter_init(struct kt_waiter *w, int fd, enum kt_waiter_kind kind)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->kind = kind;
+	w->min_nr = 1;
+	w->max_nr = kind == KT_WAIT_GET ? 64 : 1;
+	w->ts = kevent_ts(120, 0);
+}
+
+void kt_waiter_start(struct kt_waiter *w)
+{
+	int e = pthread_create(&w->th, NULL, kt_waiter_fn, w);
+
+	if (e) {
+		kt_fail_at(__FILE__, __LINE__, "pthread_create: %s", strerror(e));
+		kt_end_test();
+	}
+}
+
+long kt_waiter_nr(const struct kt_waiter *w)
+{
+	return w->kind == KT_WAIT_GET ? __NR_kevent_get_events : __NR_kevent_wait;
+}
+
+bool kt_waiter_start_blocked(struct kt_waiter *w)
+{
+	long long deadline;
+
+	kt_waiter_start(w);
+	deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
+	while (!__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) && kt_mono_ns() < deadline)
+		kt_msleep(1);
+	if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+		return false;
+	return kt_wait_blocked(w->tid, kt_waiter_nr(w), KT_SOON_MS);
+}
+
+bool kt_waiter_done(const struct kt_waiter *w)
+{
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+bool kt_waiter_join(struct kt_waiter *w, long timeout_ms)
+{
+	return kt_join(w->th, NULL, timeout_ms);
+}
+
+long long kt_sysctl_read(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+int kt_sysctl_write(const char *path, long long v)
+{
+	char buf[64];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n, r;
+
+	if (fd < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%lld\n", v);
+	r = write(fd, buf, n) == n ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+void kt_loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (!ioctl(s, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+}
+
+void *kt_bad_page(int prot)
+{
+	void *p = mmap(NULL, 4096, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		kt_fail_at(__FILE__, __LINE__, "mmap: %s", strerror(errno));
+		kt_end_test();
+	}
+	return p;
+}
