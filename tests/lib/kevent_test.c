@@ -264,6 +264,14 @@ int kt_sysctl_write(const char *path, long long v)
 	return r;
 }
 
+bool kt_is_unmapped(const void *p)
+{
+	unsigned char v;
+
+	/* mincore() fails with ENOMEM on an unmapped page. */
+	return mincore((void *)p, 4096, &v) < 0 && errno == ENOMEM;
+}
+
 void kt_loopback_up(void)
 {
 	struct ifreq ifr;

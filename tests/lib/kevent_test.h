@@ -189,6 +189,9 @@ int kt_sysctl_write(const char *path, long long v);
 #define KT_MAX_RING_PATH	"/proc/sys/kevent/max_ring_entries"
 #define KT_MAX_USER_PATH	"/proc/sys/kevent/max_user_kevents"
 
+/* True if the page at p (page-aligned) has no mapping at all. */
+bool kt_is_unmapped(const void *p);
+
 /* Bring the loopback interface up (the guest's init may not have). */
 void kt_loopback_up(void);
 
