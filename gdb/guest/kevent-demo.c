@@ -138,19 +138,30 @@ static void *ring_waiter_fn(void *arg)
 	return NULL;
 }
 
-static int demo_source(const char *source)
+/* A queue with a RING_SIZE-entry ring: its fd and the ring in *ringp, or -1. */
+static int ring_queue(struct kevent_ring **ringp)
 {
 	struct kevent_ring *ring = kevent_ring_alloc(RING_SIZE);
+	int fd;
+
+	CHECK(ring, "ring mmap: %s", strerror(errno));
+	if (!ring)
+		return -1;
+	fd = kevent_init(ring, RING_SIZE, 0);
+	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	*ringp = ring;
+	return fd;
+}
+
+static int demo_source(const char *source)
+{
+	struct kevent_ring *ring;
 	struct ring_waiter w = { 0 };
 	struct ukevent uk;
 	pthread_t th;
 	int fd, p[2] = { -1, -1 };
 
-	CHECK(ring, "ring mmap: %s", strerror(errno));
-	if (!ring)
-		return 1;
-	fd = kevent_init(ring, RING_SIZE, 0);
-	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	fd = ring_queue(&ring);
 	if (fd < 0)
 		return 1;
 	printf("kevent-demo %s: pid %d, queue fd %d, ring %p (%d entries)\n",
@@ -248,6 +259,25 @@ static void herd_all_asleep(struct herd_thread *t)
 		wait_asleep(&t[i].tid, __NR_kevent_get_events);
 }
 
+/*
+ * With every thread asleep, write to pipe NAME (write end wfd), wait until
+ * a thread returned with the event and all sleep again. Returns the count
+ * of returns before the write.
+ */
+static int herd_write(struct herd_thread *t, int wfd, const char *name)
+{
+	int r0;
+
+	printf("kevent-demo herd: %d threads asleep; writing to pipe %s\n", HERD, name);
+	fflush(stdout);
+	r0 = herd_returns(t);
+	CHECK(write(wfd, name, 1) == 1, "write %s", name);
+	while (herd_returns(t) < r0 + 1)
+		msleep(1);
+	herd_all_asleep(t);
+	return r0;
+}
+
 static int demo_herd(void)
 {
 	struct herd_thread t[HERD] = { 0 };
@@ -275,24 +305,11 @@ static int demo_herd(void)
 		pthread_create(&th[i], NULL, herd_fn, &t[i]);
 	}
 	herd_all_asleep(t);
-	printf("kevent-demo herd: %d threads asleep; writing to pipe A\n", HERD);
-	fflush(stdout);
-	r0 = herd_returns(t);
-	CHECK(write(a[1], "a", 1) == 1, "write A");
-	while (herd_returns(t) < r0 + 1)
-		msleep(1);
-	herd_all_asleep(t);
+	r0 = herd_write(t, a[1], "A");
 	msleep(20);
 	CHECK(herd_returns(t) == r0 + 1, "pipe A: %d threads returned, expected 1",
 	      herd_returns(t) - r0);
-
-	printf("kevent-demo herd: %d threads asleep; writing to pipe B\n", HERD);
-	fflush(stdout);
-	r0 = herd_returns(t);
-	CHECK(write(b[1], "b", 1) == 1, "write B");
-	while (herd_returns(t) < r0 + 1)
-		msleep(1);
-	herd_all_asleep(t);
+	herd_write(t, b[1], "B");
 
 	herd_stop = 1;
 	CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 0, NULL) == 0, "READY 0");
@@ -310,16 +327,13 @@ static int demo_herd(void)
 
 static int demo_ring(void)
 {
-	struct kevent_ring *ring = kevent_ring_alloc(RING_SIZE);
+	struct kevent_ring *ring;
 	struct __kernel_timespec ts = kevent_ts(10, 0);
 	unsigned int kidx = 0, over = 0;
 	struct ukevent uk;
 	int fd;
 
-	if (!ring)
-		return 1;
-	fd = kevent_init(ring, RING_SIZE, 0);
-	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	fd = ring_queue(&ring);
 	if (fd < 0)
 		return 1;
 	uk = ukevent_user(1, DEMO_USER);
