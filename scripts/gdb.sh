@@ -138,6 +138,11 @@ cmd_attach() {
 	if ! kill -0 "$pid" 2>/dev/null || ! stub_listening "$port" "$pid"; then
 		die "the 'make vm GDB=1' of $portfile (pid $pid, port $port) is not running"
 	fi
+	# make gdb-attach builds nothing; the port file dates the guest's boot.
+	if [ "$KLAB_VMLINUX" -nt "$portfile" ]; then
+		echo "kevent lab: warning: $KLAB_VMLINUX was built after this guest booted;" \
+			"GDB's symbols may not match the running kernel (restart make vm GDB=1)" >&2
+	fi
 	cat >&2 <<EOF
 kevent lab: attaching to the running guest on 127.0.0.1:$port. Attaching
 stops it: 'continue' lets it run (Ctrl-C stops it again); 'quit' detaches
