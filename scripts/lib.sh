@@ -44,6 +44,21 @@ die() {
 	exit 1
 }
 
+# quote WORDS...: the words as one line that a shell reads back as the same
+# words (single quotes only where needed).
+quote() {
+	local w sep=""
+	for w in "$@"; do
+		if [[ $w =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
+			printf '%s%s' "$sep" "$w"
+		else
+			printf "%s'%s'" "$sep" "${w//\'/\'\\\'\'}"
+		fi
+		sep=" "
+	done
+	printf '\n'
+}
+
 # run_logged LOG CMD...: run CMD with its output in LOG; on failure show the
 # end of the log and the log's path.
 run_logged() {

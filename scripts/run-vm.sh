@@ -37,10 +37,22 @@ or Ctrl-a x.
   --log FILE         also write the console to FILE
   --accel kvm|tcg    force an accelerator (default: KVM when /dev/kvm is
                      usable, TCG otherwise)
+  --dry-run          print the QEMU command line (shell-quoted, with the
+                     timeout wrapper if any) and exit 0 without booting;
+                     nothing needs to be built, no file is written
+                     (make vm-cmd)
   -h, --help         this text
 
 Environment: DEBUG=1 boots the debug kernel variant.
+Exit status: with --exec, CMD's; 124 guest timed out, 125 no status from
+the guest; 2 bad usage; 1 other errors.
 EOF
+}
+
+# usage_error MESSAGE: a bad command line; exit 2.
+usage_error() {
+	printf 'run-vm.sh: %s (see scripts/run-vm.sh --help)\n' "$*" >&2
+	exit 2
 }
 
 kernel=$KLAB_BZIMAGE
@@ -59,8 +71,15 @@ gdb_port_file=""
 console=stdio
 log=""
 accel=""
+dry_run=0
 
 while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
+		--gdb-port | --gdb-port-file | --console | --log | --accel)
+		[ $# -ge 2 ] || usage_error "$1 needs an argument"
+		;;
+	esac
 	case "$1" in
 	--kernel) kernel=$2; shift ;;
 	--initrd) initrd=$2; shift ;;
@@ -69,7 +88,11 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--exec) exec_cmd=$2; have_exec=1; shift ;;
 	--timeout) timeout_s=$2; shift ;;
-	--share) shares+=("$(cd "$2" && pwd)"); shift ;;
+	--share)
+		[ -d "$2" ] || usage_error "--share: no directory $2"
+		shares+=("$(cd "$2" && pwd)")
+		shift
+		;;
 	--gdb) gdb=1 ;;
 	--gdb-run) gdb=1; gdb_halt=0 ;;
 	--gdb-port) gdb_port=$2; gdb=1; shift ;;
@@ -77,25 +100,36 @@ while [ $# -gt 0 ]; do
 	--console) console=$2; shift ;;
 	--log) log=$2; shift ;;
 	--accel) accel=$2; shift ;;
+	--dry-run) dry_run=1 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown option: $1" ;;
+	*) usage_error "unknown option: $1" ;;
 	esac
 	shift
 done
 
-[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
-[ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
-case "$cpus" in '' | *[!0-9]*) die "--cpus takes a number" ;; esac
+case "$cpus" in '' | *[!0-9]* | 0) usage_error "--cpus takes a number of CPUs" ;; esac
 case "$console" in
 stdio) ;;
-pty) [ "$have_exec" = 0 ] || die "--console pty is for interactive use, not with --exec" ;;
-*) die "--console takes stdio or pty" ;;
+pty) [ "$have_exec" = 0 ] || usage_error "--console pty is for interactive use, not with --exec" ;;
+*) usage_error "--console takes stdio or pty" ;;
+esac
+case "$accel" in
+'' | kvm | tcg) ;;
+*) usage_error "--accel takes kvm or tcg" ;;
+esac
+case "$gdb_port" in
+'') ;;
+*[!0-9]*) usage_error "--gdb-port takes a port number" ;;
 esac
 if [ -n "$timeout_s" ]; then
-	case "$timeout_s" in *[!0-9]*) die "--timeout takes seconds" ;; esac
+	case "$timeout_s" in *[!0-9]*) usage_error "--timeout takes seconds" ;; esac
 elif [ "$have_exec" = 1 ]; then
 	timeout_s=600
+fi
+if [ "$dry_run" = 0 ]; then
+	[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
+	[ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
+	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
 fi
 
 if [ -z "$accel" ]; then
@@ -107,8 +141,7 @@ if [ -z "$accel" ]; then
 fi
 case "$accel" in
 kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel "tcg,thread=multi" -cpu max) ;;
-*) die "--accel takes kvm or tcg" ;;
+*) accel_args=(-accel "tcg,thread=multi" -cpu max) ;;
 esac
 
 cmdline="console=ttyS0 nokaslr panic=-1 loglevel=5"
@@ -134,7 +167,7 @@ done
 if [ "$have_exec" = 1 ]; then
 	cmdline+=" klab_exec=$(printf '%s' "$exec_cmd" | base64 -w0)"
 fi
-[ "${#cmdline}" -lt 2000 ] || die "kernel command line too long (${#cmdline} bytes): shorten --exec"
+[ "${#cmdline}" -lt 2000 ] || usage_error "kernel command line too long (${#cmdline} bytes): shorten --exec"
 
 # Is a TCP port taken (bound, listening or connected, IPv4 or IPv6)? Read
 # from /proc/net/tcp*, never by connecting: a connection to the gdb stub of a
@@ -150,22 +183,23 @@ if [ "$gdb" = 1 ]; then
 			gdb_port=$((gdb_port + 1))
 		done
 	fi
-	case "$gdb_port" in '' | *[!0-9]*) die "--gdb-port takes a number" ;; esac
 	qemu+=(-gdb "tcp:127.0.0.1:$gdb_port")
 	if [ "$gdb_halt" = 1 ]; then
 		qemu+=(-S)
-		echo "klab: gdb stub on 127.0.0.1:$gdb_port, CPU halted until the debugger continues" >&2
+		[ "$dry_run" = 1 ] ||
+			echo "klab: gdb stub on 127.0.0.1:$gdb_port, CPU halted until the debugger continues" >&2
 	else
-		echo "klab: gdb stub on 127.0.0.1:$gdb_port (attach: make gdb-attach)" >&2
+		[ "$dry_run" = 1 ] ||
+			echo "klab: gdb stub on 127.0.0.1:$gdb_port (attach: make gdb-attach)" >&2
 	fi
-	if [ -n "$gdb_port_file" ]; then
+	if [ -n "$gdb_port_file" ] && [ "$dry_run" = 0 ]; then
 		mkdir -p "$(dirname "$gdb_port_file")"
 		echo "$gdb_port $$" >"$gdb_port_file"
 	fi
 fi
 qemu+=(-append "$cmdline")
 
-echo "klab: booting $(basename "$kernel") under ${accel^^} ($cpus vCPUs, $mem)" >&2
+[ "$dry_run" = 1 ] || echo "klab: booting $(basename "$kernel") under ${accel^^} ($cpus vCPUs, $mem)" >&2
 
 if [ "$have_exec" = 0 ]; then
 	# Interactive: QEMU owns the terminal, console and monitor multiplexed
@@ -180,7 +214,11 @@ if [ "$have_exec" = 0 ]; then
 			-serial chardev:con -mon "chardev=con,mode=readline")
 	fi
 	if [ -n "$timeout_s" ]; then
-		exec timeout --foreground "$timeout_s" "${qemu[@]}"
+		qemu=(timeout --foreground "$timeout_s" "${qemu[@]}")
+	fi
+	if [ "$dry_run" = 1 ]; then
+		quote "${qemu[@]}"
+		exit 0
 	fi
 	exec "${qemu[@]}"
 fi
@@ -188,10 +226,15 @@ fi
 # --exec: no terminal input; the console goes to stdout (and --log), and the
 # guest's last word "klab-exit: N" becomes our exit status.
 qemu+=(-chardev "stdio,id=con,signal=off" -serial chardev:con -monitor none)
+qemu=(timeout -k 5 "$timeout_s" "${qemu[@]}")
+if [ "$dry_run" = 1 ]; then
+	quote "${qemu[@]}"
+	exit 0
+fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 set +e
-timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$out" | stdbuf -oL tr -d '\r'
+"${qemu[@]}" </dev/null 2>&1 | tee "$out" | stdbuf -oL tr -d '\r'
 rc=${PIPESTATUS[0]}
 set -e
 [ -n "$log" ] && tr -d '\r' <"$out" >"$log"
