@@ -2,21 +2,34 @@
 #
 # Variables: DEBUG=1 (debug kernel variant), T="suite ..." (guest suites to
 # run), V=1 (show the guest console during make test), HOST=0 (skip the host
-# checks of the launcher and of GDB), GDB=1 (make vm with a gdb stub for
-# make gdb-attach), W=walkthrough and SRC=timer|pipe|user (make gdb-walk),
-# KLAB_BUILD=DIR (build directory, default ./build).
+# checks), GDB=1 (make vm with a gdb stub for make gdb-attach),
+# WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), KLAB_BUILD=DIR
+# (build directory, default ./build).
+#
+# None of them reaches the kernel's own make: scripts/kernel.sh runs it with
+# a clean environment (see make kernel-cmd), so V=1 here never means a
+# verbose kernel build, and W=, C=, O=, M= on this command line change
+# nothing there.
 
 SHELL := /bin/bash
 S := scripts
 
+# W= was the walkthrough's name; in the kernel's make it means extra warnings.
+ifneq ($(filter gdb-walk,$(MAKECMDGOALS)),)
+ifeq ($(origin W),command line)
+$(error make gdb-walk takes WALK=, not W= (W= is the kernel build's extra-warnings switch): make gdb-walk WALK=$(W))
+endif
+endif
+
 .DEFAULT_GOAL := help
-.PHONY: help deps kernel rootfs vm gdb gdb-console gdb-attach gdb-walk test check clean distclean
+.PHONY: help deps kernel kernel-cmd rootfs vm vm-cmd gdb gdb-console gdb-attach gdb-walk test check clean distclean
 
 help: ## this list
 	@echo "kevent lab - make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
-	@echo "Variables: DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1 W=walk SRC=source KLAB_BUILD=dir"
+	@echo "Variables: DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1 WALK=walk SRC=source KLAB_BUILD=dir"
+	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
 deps: ## install the Debian packages the lab needs (idempotent)
 	@$(S)/deps.sh
@@ -24,11 +37,17 @@ deps: ## install the Debian packages the lab needs (idempotent)
 kernel: deps ## build the lab kernel (incremental, ccache)
 	@$(S)/kernel.sh build
 
+kernel-cmd: ## print the kernel's make command of make kernel, clean environment included
+	@$(S)/kernel.sh make-cmd
+
 rootfs: deps ## build the busybox initramfs with the test programs
 	@$(S)/rootfs.sh
 
 vm: kernel rootfs ## boot the lab kernel to a busybox shell (leave: poweroff or Ctrl-a x); GDB=1: with a gdb stub
 	@$(S)/$(if $(filter 1,$(GDB)),gdb.sh vm,run-vm.sh)
+
+vm-cmd: ## print the QEMU command line of make vm without booting (scripts/run-vm.sh --dry-run)
+	@$(S)/run-vm.sh --dry-run $(if $(filter 1,$(GDB)),--gdb-run)
 
 gdb: kernel rootfs ## boot the lab kernel halted and debug it with GDB (docs/gdb.md)
 	@$(S)/gdb.sh start
@@ -36,21 +55,24 @@ gdb: kernel rootfs ## boot the lab kernel halted and debug it with GDB (docs/gdb
 gdb-console: ## type into the guest of a running make gdb (second terminal)
 	@$(S)/gdb.sh console
 
-gdb-attach: kernel rootfs ## open GDB on the guest of a running make vm GDB=1
+# No kernel prerequisite: rebuilding vmlinux under a running guest would
+# give GDB symbols that do not match it (gdb.sh warns when they differ).
+gdb-attach: ## open GDB on the guest of a running make vm GDB=1 (builds nothing)
 	@$(S)/gdb.sh attach
 
-gdb-walk: kernel rootfs ## run a GDB walkthrough in batch mode: W=storage-ready|herd|ring-wrap
-	@$(S)/gdb.sh walk $(or $(W),storage-ready) $(if $(SRC),--source $(SRC))
+gdb-walk: kernel rootfs ## run a GDB walkthrough in batch mode: WALK=storage-ready|herd|ring-wrap
+	@$(S)/gdb.sh walk $(or $(WALK),storage-ready) $(if $(SRC),--source $(SRC))
 
 test: ## build everything, run host checks and all guest suites, summarise
 	@$(S)/test.sh
 
-check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck
+check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
 	@$(S)/kernel.sh check
 	@shellcheck $(S)/*.sh .ci/run
+	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
 
-clean: ## remove build outputs of the lab (keeps the extracted tree and ccache)
+clean: ## remove build outputs of the lab (keeps the extracted tree and the compiler cache)
 	rm -rf build/obj-* build/rootfs build/results build/gdb tests/bin gdb/bin
 
-distclean: ## remove the whole build directory
+distclean: ## remove the whole build directory (the compiler cache is kept: see README)
 	rm -rf build tests/bin gdb/bin

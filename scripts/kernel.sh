@@ -5,6 +5,8 @@
 #   scripts/kernel.sh config    merge the fragments onto tinyconfig
 #   scripts/kernel.sh build     prepare + config + incremental ccache build
 #   scripts/kernel.sh check     checkpatch --strict, W=1 and sparse on our files
+#   scripts/kernel.sh make-cmd  print the kernel make command of a build
+#                               (its clean environment included), run nothing
 #
 # The tree is extracted once into $KLAB_BUILD/src and built out of tree in
 # $KLAB_BUILD/obj-<variant>. Our files are copied only when their content
@@ -98,9 +100,30 @@ fragments() {
 	fi
 }
 
+# kmake_cmd ARGS...: set kcmd to the command that runs the kernel's make with
+# ARGS. It runs with a clean environment (env -i, then PATH, HOME, TMPDIR,
+# the locale and ccache's CCACHE_* settings): make hands the variables of our
+# own command line (make test V=1, any W=, C=, O=, M=) down to every child
+# through MAKEFLAGS and the environment, and in the kernel's make they mean
+# something else (W=1: extra warnings, -Werror, everything rebuilt). Nothing
+# set for our Makefile, and no ARCH, CROSS_COMPILE, KBUILD_* or KCFLAGS of
+# the user's environment, can change the kernel build.
+kmake_cmd() {
+	local v
+	kcmd=(env -i)
+	for v in PATH HOME TMPDIR LANG LC_ALL $(compgen -e | grep '^CCACHE_' || true); do
+		if [ -n "${!v+x}" ]; then
+			kcmd+=("$v=${!v}")
+		fi
+	done
+	kcmd+=(make -C "$KLAB_SRC" O="$KLAB_OBJ" CC="ccache gcc" HOSTCC="ccache gcc"
+		-j"$(nproc_jobs)" "$@")
+}
+
 kmake() {
-	make -C "$KLAB_SRC" O="$KLAB_OBJ" CC="ccache gcc" HOSTCC="ccache gcc" \
-		-j"$(nproc_jobs)" "$@"
+	local -a kcmd
+	kmake_cmd "$@"
+	"${kcmd[@]}"
 }
 
 config() {
@@ -184,10 +207,20 @@ check() {
 	return "$rc"
 }
 
+# make-cmd [ARGS]: print, without running it, the kernel make command of a
+# build (default ARGS: the targets of 'build').
+make_cmd() {
+	local -a kcmd
+	[ $# -gt 0 ] || set -- bzImage scripts_gdb
+	kmake_cmd "$@"
+	quote "${kcmd[@]}"
+}
+
 case "${1:-build}" in
 prepare) locked_prepare ;;
 config) locked_prepare && config ;;
 build) build ;;
 check) check ;;
-*) die "usage: $0 prepare|config|build|check" ;;
+make-cmd) shift; make_cmd "$@" ;;
+*) die "usage: $0 prepare|config|build|check|make-cmd [TARGETS]" ;;
 esac

@@ -5,8 +5,10 @@
 #
 # Environment:
 #   T="suite ..."   run only these guest suites ("kunit" = the KUnit results)
-#   HOST=0          skip the host-side checks of run-vm.sh and of GDB
-#   V=1             show the guest console while it runs
+#   HOST=0          skip the host-side checks (make variables, run-vm.sh,
+#                   documents, GDB)
+#   V=1             show the guest console while it runs (ours only: the
+#                   kernel build never sees it, see scripts/kernel.sh)
 #   DEBUG=1         use the debug kernel variant
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -28,6 +30,7 @@ publish() {
 }
 trap publish EXIT
 console=$results/console-$KLAB_VARIANT.log
+checks_ktap=$results/checks-$KLAB_VARIANT.ktap
 host_ktap=$results/host-$KLAB_VARIANT.ktap
 gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
 
@@ -40,8 +43,16 @@ stage rootfs "initramfs with the test programs"
 accel=tcg
 kvm_usable && accel=kvm
 
+: >"$checks_ktap"
 : >"$host_ktap"
 if [ "${HOST:-1}" != 0 ]; then
+	# No guest, a second or two: make variables, run-vm.sh --dry-run,
+	# links of the documents.
+	stage checks "make variables, run-vm.sh options, document links"
+	"$scripts/host-checks.sh" >"$checks_ktap" || true
+	if ! grep -q '^KTAP version 1' "$checks_ktap"; then
+		printf 'KTAP version 1\n1..1\n# scripts/host-checks.sh printed no results\nnot ok 1 host_checks.ran\n' >"$checks_ktap"
+	fi
 	stage host "checking run-vm.sh (${accel^^})"
 	"$scripts/host-tests.sh" >"$host_ktap" || true
 fi
@@ -110,5 +121,5 @@ parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 	fi
 } >"$parse_ktap"
 
-cat "$host_ktap" "$gdb_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
+cat "$checks_ktap" "$host_ktap" "$gdb_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
 	-f "$scripts/ktap-summary.awk"

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Fast host checks, printed as KTAP: nothing is built and no guest boots, so
+# they take a second or two. Run by make test (with the host checks that boot
+# guests, scripts/host-tests.sh) and by make check.
+#
+#   host_make      variables of our make command line never reach the
+#                  kernel's make; gdb-walk takes WALK=; gdb-attach builds
+#                  nothing
+#   host_run_vm    each option of scripts/run-vm.sh gives the expected QEMU
+#                  arguments (run-vm.sh --dry-run); bad usage exits 2
+#   host_docs      no tracked document links outside the repository
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+run_vm=$KLAB_ROOT/scripts/run-vm.sh
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Our make is run as a fresh top-level make: when make test runs these
+# checks, its MAKEFLAGS (T=..., a jobserver) must not take part.
+real_make=$(command -v make)
+top_make() {
+	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES \
+		"$real_make" --no-print-directory -C "$KLAB_ROOT" "$@"
+}
+
+# Results are collected per group and printed as one KTAP document each.
+group=""
+lines=()
+n=0
+failed=0
+begin() {
+	group=$1
+	lines=()
+	n=0
+}
+result() { # result OK NAME [DIAGNOSTIC...]
+	local ok=$1 name=$2 d
+	shift 2
+	n=$((n + 1))
+	if [ "$ok" = 1 ]; then
+		lines+=("ok $n $name")
+	else
+		for d in "$@"; do
+			lines+=("# $d")
+		done
+		lines+=("not ok $n $name")
+		failed=$((failed + 1))
+	fi
+}
+end() {
+	echo "KTAP version 1"
+	echo "1..$n"
+	echo "# Subtest: $group"
+	printf '%s\n' "${lines[@]}"
+}
+
+# expect NAME WANT_RC PATTERN... -- CMD...: run CMD; its exit status must be
+# WANT_RC and its output (stdout and stderr) match every extended regular
+# expression PATTERN; a pattern starting with '!' must not match.
+expect() {
+	local name=$1 want_rc=$2 rc p ok=1
+	local -a pats=() diags=()
+	shift 2
+	while [ "$1" != -- ]; do
+		pats+=("$1")
+		shift
+	done
+	shift
+	set +e
+	"$@" >"$work/out" 2>&1
+	rc=$?
+	set -e
+	if [ "$rc" != "$want_rc" ]; then
+		ok=0
+		diags+=("exit status $rc, expected $want_rc")
+	fi
+	for p in "${pats[@]}"; do
+		if [ "${p:0:1}" = "!" ]; then
+			if grep -qE -- "${p:1}" "$work/out"; then
+				ok=0
+				diags+=("output matches /${p:1}/")
+			fi
+		elif ! grep -qE -- "$p" "$work/out"; then
+			ok=0
+			diags+=("output does not match /$p/")
+		fi
+	done
+	if [ "$ok" = 0 ]; then
+		diags+=("command: $(quote "$@")")
+		mapfile -t -O "${#diags[@]}" diags < <(head -n 5 "$work/out" | sed 's/^/  /')
+	fi
+	result "$ok" "$name" "${diags[@]}"
+}
+
+# Quote a string for use inside an extended regular expression.
+re() {
+	printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'
+}
+
+# --- our make variables never reach the kernel's make -----------------------
+begin host_make
+
+# make kernel-cmd prints the command 'make kernel' runs; given every variable
+# that means something to the kernel's make, on our command line and in the
+# environment, the command must carry none of them.
+# (O= is there once: the lab's output directory.)
+leaky='(W|V|C|M|ARCH|CROSS_COMPILE|LLVM|KCFLAGS|KBUILD_[A-Z_]+|MAKEFLAGS|MFLAGS|MAKELEVEL|MAKEOVERRIDES)'
+expect kernel_make_gets_no_make_variable_of_ours 0 \
+	'^env -i ' " make -C $(re "$KLAB_SRC") O=$(re "$KLAB_OBJ") " ' bzImage scripts_gdb$' \
+	"!(^| )'?$leaky=" '!O=/tmp' -- \
+	env W=1 V=1 C=2 M=x O=/tmp ARCH=arm CROSS_COMPILE=x- KBUILD_EXTRA_WARN=1 KCFLAGS=-Werror \
+	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" kernel-cmd \
+	W=storage-ready V=1 C=1 M=/tmp O=/tmp T=lab_guest
+
+# Run that very command line with a stand-in 'make' first in PATH: the
+# kernel's make sees no variable of ours, in its arguments or environment.
+mkdir -p "$work/bin"
+cat >"$work/bin/make" <<'EOF'
+#!/bin/sh
+env >"$KLAB_STANDIN_OUT.env"
+printf '%s\n' "$@" >"$KLAB_STANDIN_OUT.args"
+EOF
+chmod +x "$work/bin/make"
+line=$(env W=1 V=1 O=/tmp KBUILD_EXTRA_WARN=1 "$real_make" --no-print-directory -s -C "$KLAB_ROOT" \
+	kernel-cmd W=storage-ready V=1 O=/tmp 2>/dev/null || true)
+ok=0
+diags=()
+if [ -n "$line" ]; then
+	# The printed line is shell-quoted: run it through the shell, with the
+	# stand-in found first (PATH travels through env -i) and told where to
+	# write (the one variable added here, after env -i, for this check).
+	line=${line/#env -i PATH=/env -i KLAB_STANDIN_OUT=$work/standin PATH=$work/bin:}
+	(eval "$line") >/dev/null 2>&1 || true
+	if [ -f "$work/standin.env" ]; then
+		ok=1
+		if grep -E "^($leaky|O)=" "$work/standin.env" >"$work/leaks"; then
+			ok=0
+			mapfile -t diags < <(sed 's/^/environment: /' "$work/leaks")
+		fi
+		if grep -E "^$leaky=" "$work/standin.args" >"$work/leaks"; then
+			ok=0
+			mapfile -t -O "${#diags[@]}" diags < <(sed 's/^/argument: /' "$work/leaks")
+		fi
+		if [ "$(grep -c '^O=' "$work/standin.args")" != 1 ] || ! grep -qx "O=$KLAB_OBJ" "$work/standin.args"; then
+			ok=0
+			diags+=("arguments: O= is not just O=$KLAB_OBJ")
+		fi
+	else
+		diags=("the printed command did not run the kernel's make: $line")
+	fi
+else
+	diags=("make kernel-cmd printed nothing")
+fi
+result "$ok" kernel_make_environment_is_clean "${diags[@]}"
+
+expect gdb_walk_refuses_W_and_names_WALK 2 'WALK=storage-ready' '!kernel\.sh' -- \
+	top_make gdb-walk W=storage-ready
+expect gdb_walk_takes_WALK_and_SRC 0 '^scripts/gdb\.sh walk herd --source pipe$' -- \
+	top_make -n gdb-walk WALK=herd SRC=pipe
+expect gdb_walk_default_is_storage_ready 0 '^scripts/gdb\.sh walk storage-ready *$' -- \
+	top_make -n gdb-walk
+expect gdb_attach_builds_nothing 0 '^scripts/gdb\.sh attach$' '!kernel\.sh|rootfs\.sh|deps\.sh' -- \
+	top_make -n gdb-attach
+expect help_names_WALK_and_the_dry_runs 0 'WALK=' 'make kernel-cmd' 'make vm-cmd' -- \
+	top_make help
+expect vm_cmd_is_run_vm_dry_run 0 '^qemu-system-x86_64 ' -- top_make -s vm-cmd
+end
+
+# --- scripts/run-vm.sh --dry-run: options -> QEMU arguments -----------------
+begin host_run_vm
+dry() { "$run_vm" --dry-run "$@"; }
+b64() { printf '%s' "$1" | base64 -w0; }
+mkdir -p "$work/share1" "$work/share 2"
+
+expect dry_run_boots_the_lab_kernel 0 '^qemu-system-x86_64 -machine pc ' \
+	" -kernel $(re "$KLAB_BZIMAGE") -initrd $(re "$KLAB_INITRD") " ' -smp 2 -m 1G ' \
+	" -append 'console=ttyS0 nokaslr panic=-1 loglevel=5 *'" \
+	' -chardev stdio,mux=on,id=con,signal=off -serial chardev:con -mon chardev=con,mode=readline$' \
+	'!-gdb|klab_exec|^timeout' -- dry
+# shellcheck disable=SC2016 # expanded by bash -c
+expect dry_run_prints_one_line 0 -- bash -c '[ "$("$0" --dry-run | wc -l)" = 1 ]' "$run_vm"
+if kvm_usable; then
+	expect accel_default_is_kvm_here 0 ' -accel kvm -cpu host ' -- dry
+else
+	expect accel_default_is_tcg_here 0 ' -accel tcg,thread=multi -cpu max ' -- dry
+fi
+expect accel_kvm 0 ' -accel kvm -cpu host ' -- dry --accel kvm
+expect accel_tcg 0 ' -accel tcg,thread=multi -cpu max ' -- dry --accel tcg
+expect kernel_initrd_cpus_mem 0 ' -smp 4 -m 512M -kernel /k/bz -initrd /k/rd ' -- \
+	dry --kernel /k/bz --initrd /k/rd --cpus 4 --mem 512M
+expect append_reaches_the_command_line 0 "-append 'console=ttyS0 [^']* foo=1 bar'" -- \
+	dry --append 'foo=1 bar'
+cmd='echo "a  b" | grep -c b; exit 7'
+expect exec_travels_base64 0 " klab_exec=$(re "$(b64 "$cmd")")'" ' -monitor none$' -- dry --exec "$cmd"
+expect exec_default_timeout_600 0 '^timeout -k 5 600 qemu-system-x86_64 ' -- dry --exec true
+expect exec_timeout 0 '^timeout -k 5 30 qemu-system-x86_64 ' -- dry --exec true --timeout 30
+expect interactive_timeout 0 '^timeout --foreground 30 qemu-system-x86_64 ' -- dry --timeout 30
+expect share_is_virtfs 0 \
+	"-virtfs local,path=$(re "$work/share1"),mount_tag=klab0,security_model=none,id=klab0 " \
+	"-virtfs 'local,path=$(re "$work/share 2"),mount_tag=klab1,security_model=none,id=klab1' " \
+	"klab_share=$(re "$(b64 "klab0 $work/share1"$'\n'"klab1 $work/share 2"$'\n')")" -- \
+	dry --share "$work/share1" --share "$work/share 2"
+expect gdb_halts 0 ' -gdb tcp:127\.0\.0\.1:[0-9]+ -S ' -- dry --gdb
+expect gdb_run_does_not_halt 0 ' -gdb tcp:127\.0\.0\.1:[0-9]+ ' '! -S ' -- dry --gdb-run
+expect gdb_port 0 ' -gdb tcp:127\.0\.0\.1:4321 -S ' -- dry --gdb-port 4321
+# shellcheck disable=SC2016 # expanded by bash -c
+expect gdb_port_file_not_written 0 -- bash -c \
+	'"$0" --dry-run --gdb --gdb-port-file "$1" >/dev/null && [ ! -e "$1" ]' "$run_vm" "$work/portfile"
+expect log_interactive 0 ' -chardev stdio,mux=on,id=con,signal=off,logfile=/tmp/x\.log ' -- \
+	dry --log /tmp/x.log
+expect console_pty 0 ' -chardev pty,id=con -serial chardev:con -monitor none$' -- dry --console pty
+expect debug_variant_under_tcg 0 " -kernel $(re "$KLAB_BUILD/obj-debug/arch/x86/boot/bzImage") " \
+	'watchdog_thresh=60' -- env DEBUG=1 "$run_vm" --dry-run --accel tcg
+expect help_shows_dry_run 0 '--dry-run' -- "$run_vm" --help
+expect bad_option_exits_2 2 'unknown option: --bogus' '--help' -- dry --bogus
+expect missing_argument_exits_2 2 '--exec needs an argument' -- dry --exec
+expect bad_cpus_exits_2 2 '--cpus takes a number' -- dry --cpus two
+expect bad_timeout_exits_2 2 '--timeout takes seconds' -- dry --exec true --timeout 1m
+expect bad_accel_exits_2 2 '--accel takes kvm or tcg' -- dry --accel hvf
+expect bad_console_exits_2 2 '--console takes stdio or pty' -- dry --console vga
+expect console_pty_with_exec_exits_2 2 'interactive use' -- dry --console pty --exec true
+expect share_missing_dir_exits_2 2 '--share: no directory' -- dry --share "$work/nope"
+end
+
+# --- documents stay inside the repository -----------------------------------
+begin host_docs
+
+# doc_leaks DOC: print every link or relative path of DOC (relative to the
+# repository) that points outside the repository, or to nothing in it.
+doc_leaks() {
+	local doc=$1 dir target path
+	dir=$(dirname "$KLAB_ROOT/$doc")
+	{
+		# Markdown link targets, minus URLs and in-page anchors.
+		grep -oE '\]\([^)[:space:]]+' "$KLAB_ROOT/$doc" | cut -c3- |
+			grep -vE '^([a-z]+:|#)' || true
+		# Relative paths climbing out of the document's directory, in
+		# links, code spans or text (not GDB's '.../' elision).
+		grep -oE '(^|[^.[:alnum:]_/-])(\.\./)+[^[:space:]`)'"'"'"]*' "$KLAB_ROOT/$doc" |
+			sed -E 's/^[^.]//' || true
+	} | while read -r target; do
+		path=${target%%#*}
+		[ -n "$path" ] || continue
+		case "$path" in
+		/*) echo "$target (absolute path)"; continue ;;
+		esac
+		case "$(realpath -m "$dir/$path")/" in
+		"$KLAB_ROOT"/*)
+			[ -e "$dir/$path" ] || echo "$target (no such file in the repository)"
+			;;
+		*) echo "$target (leaves the repository)" ;;
+		esac
+	done
+	# The material the project was started from is not part of it.
+	grep -noE '(\.\./|/work/)?shared/(seeds|reference|hooks)[^[:space:]`)]*' "$KLAB_ROOT/$doc" |
+		sed 's/$/ (outside the repository)/' || true
+}
+
+if git -C "$KLAB_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+	mapfile -t docs < <(git -C "$KLAB_ROOT" ls-files '*.md' '*.txt' '*.rst')
+else
+	mapfile -t docs < <(cd "$KLAB_ROOT" && find . -path ./build -prune -o \
+		\( -name '*.md' -o -name '*.txt' -o -name '*.rst' \) -type f -print | sed 's|^\./||')
+fi
+for doc in "${docs[@]}"; do
+	[ -f "$KLAB_ROOT/$doc" ] || continue
+	mapfile -t leaks < <(doc_leaks "$doc")
+	if [ "${#leaks[@]}" = 0 ]; then
+		result 1 "links_stay_in_repo:$doc"
+	else
+		result 0 "links_stay_in_repo:$doc" "${leaks[@]}"
+	fi
+done
+# The check itself must catch a link out of the repository.
+mkdir -p "$work/docs"
+# shellcheck disable=SC2016 # a Markdown code span
+printf 'See [x](../../outside.md) and `../shared/seeds/x.txt`.\n' >"$work/docs/leak.md"
+saved_root=$KLAB_ROOT
+KLAB_ROOT=$work
+mapfile -t leaks < <(doc_leaks docs/leak.md)
+KLAB_ROOT=$saved_root
+if [ "${#leaks[@]}" -ge 2 ]; then
+	result 1 docs_check_catches_a_leak
+else
+	result 0 docs_check_catches_a_leak "found ${#leaks[@]} of 2 leaks: ${leaks[*]}"
+fi
+end
+
+[ "$failed" = 0 ]
