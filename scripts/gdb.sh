@@ -5,7 +5,7 @@
 #   scripts/gdb.sh console          make gdb-console: type into that guest
 #   scripts/gdb.sh vm [ARGS]        make vm GDB=1: make vm with a gdb stub
 #   scripts/gdb.sh attach           make gdb-attach: GDB on that running vm
-#   scripts/gdb.sh walk NAME [OPTS] make gdb-walk W=NAME: a walkthrough in
+#   scripts/gdb.sh walk NAME [OPTS] make gdb-walk WALK=NAME: a walkthrough in
 #                                   gdb -batch against a fresh guest
 #
 # The stub always listens on 127.0.0.1 only (scripts/run-vm.sh). GDB gets
