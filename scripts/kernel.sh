@@ -126,6 +126,14 @@ kmake() {
 	"${kcmd[@]}"
 }
 
+# Give the compiler cache a size limit once, unless its owner chose one.
+ccache_limit() {
+	mkdir -p "$CCACHE_DIR"
+	if ! grep -qs '^ *max_size *=' "$CCACHE_DIR/ccache.conf"; then
+		ccache --max-size "$KLAB_CCACHE_MAX_SIZE" >/dev/null
+	fi
+}
+
 config() {
 	local stamp want frag line sym
 	stamp=$KLAB_OBJ/.klab-config
@@ -171,6 +179,7 @@ build() {
 	flock 9
 	stage prepare "$KLAB_SRC"
 	locked_prepare
+	ccache_limit
 	config
 	local log=$KLAB_LOGS/build-$KLAB_VARIANT.log start
 	start=$(date +%s)

@@ -26,7 +26,19 @@ KLAB_LOGS=$KLAB_BUILD/logs
 KLAB_VMLINUX=$KLAB_OBJ/vmlinux
 KLAB_BZIMAGE=$KLAB_OBJ/arch/x86/boot/bzImage
 KLAB_INITRD=$KLAB_BUILD/rootfs/initramfs.cpio.gz
-export CCACHE_DIR=${CCACHE_DIR:-$KLAB_BUILD/ccache}
+# The compiler cache belongs to the user, not to a clone: it survives
+# make distclean and a fresh clone, and serves every clone that builds in the
+# same directory (KLAB_BUILD). CCACHE_DIR overrides it. Its size limit is
+# set once, when the cache has none (scripts/kernel.sh).
+if [ -z "${CCACHE_DIR:-}" ]; then
+	if [ -n "${XDG_CACHE_HOME:-}" ] || [ -n "${HOME:-}" ]; then
+		CCACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/kevent-lab/ccache
+	else
+		CCACHE_DIR=$KLAB_BUILD/ccache
+	fi
+fi
+export CCACHE_DIR
+KLAB_CCACHE_MAX_SIZE=5G
 
 klab_t0=${klab_t0:-$(date +%s)}
 export klab_t0
