@@ -114,44 +114,41 @@ expect kernel_make_gets_no_make_variable_of_ours 0 \
 	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" kernel-cmd \
 	W=storage-ready V=1 C=1 M=/tmp O=/tmp T=lab_guest
 
-# Run that very command line with a stand-in 'make' first in PATH: the
-# kernel's make sees no variable of ours, in its arguments or environment.
-mkdir -p "$work/bin"
-cat >"$work/bin/make" <<'EOF'
+# The real path, under our Makefile: a recipe of it runs scripts/kernel.sh,
+# whose kmake runs a stand-in 'make' (first in PATH; our make is called by its
+# full path) that records what the kernel's make would receive.
+mkdir -p "$work/bin" "$work/build"
+cat >"$work/bin/make" <<EOF
 #!/bin/sh
-env >"$KLAB_STANDIN_OUT.env"
-printf '%s\n' "$@" >"$KLAB_STANDIN_OUT.args"
+env >"$work/standin.env"
+printf '%s\n' "\$@" >"$work/standin.args"
 EOF
 chmod +x "$work/bin/make"
-line=$(env W=1 V=1 O=/tmp KBUILD_EXTRA_WARN=1 "$real_make" --no-print-directory -s -C "$KLAB_ROOT" \
-	kernel-cmd W=storage-ready V=1 O=/tmp 2>/dev/null || true)
+printf 'klab-probe:\n\t@scripts/kernel.sh make help\n' >"$work/probe.mk"
+set +e
+env PATH="$work/bin:$PATH" KLAB_BUILD="$work/build" W=1 V=1 O=/tmp KBUILD_EXTRA_WARN=1 \
+	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" -f Makefile -f "$work/probe.mk" \
+	klab-probe W=storage-ready V=1 C=1 O=/tmp >"$work/probe.out" 2>&1
+set -e
 ok=0
 diags=()
-if [ -n "$line" ]; then
-	# The printed line is shell-quoted: run it through the shell, with the
-	# stand-in found first (PATH travels through env -i) and told where to
-	# write (the one variable added here, after env -i, for this check).
-	line=${line/#env -i PATH=/env -i KLAB_STANDIN_OUT=$work/standin PATH=$work/bin:}
-	(eval "$line") >/dev/null 2>&1 || true
-	if [ -f "$work/standin.env" ]; then
-		ok=1
-		if grep -E "^($leaky|O)=" "$work/standin.env" >"$work/leaks"; then
-			ok=0
-			mapfile -t diags < <(sed 's/^/environment: /' "$work/leaks")
-		fi
-		if grep -E "^$leaky=" "$work/standin.args" >"$work/leaks"; then
-			ok=0
-			mapfile -t -O "${#diags[@]}" diags < <(sed 's/^/argument: /' "$work/leaks")
-		fi
-		if [ "$(grep -c '^O=' "$work/standin.args")" != 1 ] || ! grep -qx "O=$KLAB_OBJ" "$work/standin.args"; then
-			ok=0
-			diags+=("arguments: O= is not just O=$KLAB_OBJ")
-		fi
-	else
-		diags=("the printed command did not run the kernel's make: $line")
+if [ -f "$work/standin.env" ]; then
+	ok=1
+	if grep -E "^($leaky|O)=" "$work/standin.env" >"$work/leaks"; then
+		ok=0
+		mapfile -t diags < <(sed 's/^/environment: /' "$work/leaks")
+	fi
+	if grep -E "^$leaky=" "$work/standin.args" >"$work/leaks"; then
+		ok=0
+		mapfile -t -O "${#diags[@]}" diags < <(sed 's/^/argument: /' "$work/leaks")
+	fi
+	if [ "$(grep -c '^O=' "$work/standin.args")" != 1 ] ||
+		! grep -qx "O=$work/build/obj-$KLAB_VARIANT" "$work/standin.args"; then
+		ok=0
+		diags+=("arguments: O= is not just the lab's output directory")
 	fi
 else
-	diags=("make kernel-cmd printed nothing")
+	mapfile -t diags < <(echo "scripts/kernel.sh make did not run the kernel's make:"; head -n 5 "$work/probe.out")
 fi
 result "$ok" kernel_make_environment_is_clean "${diags[@]}"
 

@@ -7,6 +7,8 @@
 #   scripts/kernel.sh check     checkpatch --strict, W=1 and sparse on our files
 #   scripts/kernel.sh make-cmd  print the kernel make command of a build
 #                               (its clean environment included), run nothing
+#   scripts/kernel.sh make ARGS run the kernel's make with ARGS on the lab
+#                               tree and objects (menuconfig, kevent/core.i)
 #
 # The tree is extracted once into $KLAB_BUILD/src and built out of tree in
 # $KLAB_BUILD/obj-<variant>. Our files are copied only when their content
@@ -225,11 +227,21 @@ make_cmd() {
 	quote "${kcmd[@]}"
 }
 
+# make ARGS: the kernel's make on the lab tree, as a build runs it.
+make_args() {
+	[ $# -gt 0 ] || die "usage: $0 make TARGET... (e.g. menuconfig, kevent/core.i)"
+	mkdir -p "$KLAB_BUILD"
+	exec 9>"$KLAB_BUILD/.obj-$KLAB_VARIANT.lock"
+	flock 9
+	kmake "$@"
+}
+
 case "${1:-build}" in
 prepare) locked_prepare ;;
 config) locked_prepare && config ;;
 build) build ;;
 check) check ;;
 make-cmd) shift; make_cmd "$@" ;;
-*) die "usage: $0 prepare|config|build|check|make-cmd [TARGETS]" ;;
+make) shift; make_args "$@" ;;
+*) die "usage: $0 prepare|config|build|check|make-cmd [TARGETS]|make TARGETS" ;;
 esac
