@@ -1,12 +1,25 @@
 # shellcheck shell=bash
-# Starting a guest under QEMU's gdb stub, for scripts/gdb.sh and
-# scripts/gdb-tests.sh. Sourced after lib.sh, never run.
+# Starting a guest under QEMU's gdb stub and the GDB command line, for
+# scripts/gdb.sh and scripts/gdb-tests.sh. Sourced after lib.sh, never run.
 #
 # The launcher (scripts/run-vm.sh) picks the first port that /proc shows
 # free, but another launcher can take the same port before QEMU binds it.
 # So a stub counts as up only when a socket of *our* QEMU listens on the
 # port (never by connecting: a connection to a gdb stub stops its guest),
 # and a launch that lost the race is retried.
+
+# gdb_args: the GDB command line of every session, NUL-separated (read it
+# with mapfile -d ''): no ~/.gdbinit, vmlinux, the kernel's helpers (sourced
+# here rather than auto-loaded, which would need the user's auto-load
+# safe-path), then ours, which import the kernel's.
+gdb_args() {
+	printf '%s\0' -q -nx \
+		-iex "set pagination off" -iex "set confirm off" \
+		-iex "set auto-load python-scripts off" \
+		-ex "file $KLAB_VMLINUX" \
+		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \
+		-ex "source $KLAB_ROOT/gdb/kevent-gdb.py"
+}
 
 # stub_listening PORT PID: does process PID, or a process of the session or
 # process group PID leads, listen on 127.0.0.1:PORT?

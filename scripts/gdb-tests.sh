@@ -107,18 +107,17 @@ echo "# Subtest: host_gdb"
 
 # ---- GDB loads everything, every command documents itself ----------------
 helpers=$out/helpers.log
-mapfile -t kcmds < <(grep -oE '^    """[^:]*: (kevent-[a-z-]+)' "$KLAB_ROOT/gdb/kevent.py" | sed 's/.*: //' | sort -u)
-args=()
+# the commands are the classes whose docstring starts 'What: kevent-NAME'
+mapfile -t kcmds < <(cat "$KLAB_ROOT"/gdb/kevent/*.py | grep -oE '^    """[^:]*: (kevent-[a-z-]+)' | sed 's/.*: //' | sort -u)
+mapfile -d '' args < <(gdb_args)
+args+=(-ex "kevent-help")
 for c in "${kcmds[@]}" lx-ps lx-dmesg lx-symbols; do
 	args+=(-ex "echo @@help $c\\n" -ex "help $c")
 done
 set +e
-timeout -k 5 120 gdb -batch -nx -q -iex "set auto-load python-scripts off" \
-	-ex "file $KLAB_VMLINUX" -ex "source $KLAB_OBJ/vmlinux-gdb.py" \
-	-ex "source $KLAB_ROOT/gdb/kevent.py" -ex "kevent-help" "${args[@]}" \
-	>"$helpers" 2>&1
+timeout -k 5 120 gdb -batch "${args[@]}" >"$helpers" 2>&1
 set -e
-[ "${#kcmds[@]}" -ge 8 ] || note "only ${#kcmds[@]} kevent commands found in gdb/kevent.py"
+[ "${#kcmds[@]}" -ge 8 ] || note "only ${#kcmds[@]} kevent commands found in gdb/kevent/"
 for c in "${kcmds[@]}" lx-ps lx-dmesg lx-symbols; do
 	text=$(awk -v c="@@help $c" 'on && /^@@help /{exit} $0 == c {on = 1; next} on' "$helpers")
 	if [ -z "$text" ] || grep -q 'Undefined command' <<<"$text"; then

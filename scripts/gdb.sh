@@ -10,7 +10,8 @@
 #
 # The stub always listens on 127.0.0.1 only (scripts/run-vm.sh). GDB gets
 # vmlinux, the kernel's own helpers (build/obj-*/vmlinux-gdb.py: lx-ps,
-# lx-dmesg, lx-symbols, ...) and gdb/kevent.py.
+# lx-dmesg, lx-symbols, ...) and ours (gdb/kevent-gdb.py: the package
+# gdb/kevent/, built on the kernel's).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -50,18 +51,6 @@ need_built() {
 	[ -f "$KLAB_OBJ/vmlinux-gdb.py" ] || die "no $KLAB_OBJ/vmlinux-gdb.py (CONFIG_GDB_SCRIPTS; run: make kernel)"
 	[ -f "$KLAB_INITRD" ] || die "no $KLAB_INITRD (run: make rootfs)"
 	command -v gdb >/dev/null || die "gdb missing (run: scripts/deps.sh)"
-}
-
-# The GDB command line shared by every mode: no ~/.gdbinit, vmlinux, the
-# kernel's helpers (sourced here rather than auto-loaded, which would need
-# the user's auto-load safe-path), ours.
-gdb_args() {
-	printf '%s\0' -q -nx \
-		-iex "set pagination off" -iex "set confirm off" \
-		-iex "set auto-load python-scripts off" \
-		-ex "file $KLAB_VMLINUX" \
-		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \
-		-ex "source $KLAB_ROOT/gdb/kevent.py"
 }
 
 cmd_start() {
