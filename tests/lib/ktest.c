@@ -27,6 +27,7 @@ struct kt_test {
 static struct kt_test kt_tests[KT_MAX_TESTS];
 static unsigned int kt_ntests;
 static int kt_failures;	/* in the child: failures of the running test */
+static const char *kt_running;	/* in the child: its name */
 
 void kt_register(const char *name, kt_fn fn, unsigned int timeout_s)
 {
@@ -65,6 +66,11 @@ void kt_fail_at(const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	kt_vlog(prefix, fmt, ap);
 	va_end(ap);
+}
+
+const char *kt_current(void)
+{
+	return kt_running;
 }
 
 int kt_failed(void)
@@ -134,6 +140,7 @@ static const char *kt_run_one(const struct kt_test *t, bool *ok, bool *skip)
 		/* Own process group: a timeout kills the test's children too. */
 		setpgid(0, 0);
 		kt_failures = 0;
+		kt_running = t->name;
 		t->fn();
 		kt_end_test();
 	}
@@ -176,6 +183,11 @@ int kt_main(int argc, char **argv)
 	unsigned int n = 0, failed = 0, i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (i = 0; i < kt_ntests; i++)
+			printf("%s\n", kt_tests[i].name);
+		return 0;
+	}
 	for (i = 0; i < kt_ntests; i++)
 		n += kt_selected(&kt_tests[i], argc, argv);
 	printf("KTAP version 1\n1..%u\n", n);

@@ -24,6 +24,10 @@
  *	KT_ASSERT_OK(call)		   call must not return -1
  *	kt_skip("why")			   end the test as skipped
  *	kt_log("fmt", ...)		   diagnostic line
+ *	kt_current()			   name of the running test
+ *
+ * A suite binary runs every test, or only those named as arguments;
+ * "--list" prints the names of its tests, one a line, and runs none.
  */
 #ifndef KLAB_KTEST_H
 #define KLAB_KTEST_H
@@ -42,6 +46,11 @@ void kt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void kt_end_test(void);
 _Noreturn void kt_skip(const char *why);
 int kt_failed(void);
+/*
+ * The name of the running test: lets one function serve several tests
+ * registered at run time (one per row of a table).
+ */
+const char *kt_current(void);
 /* Run all registered tests (or only those named in argv) and print KTAP. */
 int kt_main(int argc, char **argv);
 
