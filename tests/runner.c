@@ -8,7 +8,7 @@
  * /sys/kernel/debug/kunit/<suite>/results) are included as further subtests,
  * so one parser on the host counts everything.
  *
- *	klab-run-tests [-d DIR] [-t SECONDS] [-k|-K] [SUITE...]
+ *	klab-run-tests [-d DIR] [-t SECONDS] [-K] [SUITE...]
  *
  *	-d DIR		directory of suite binaries
  *	-t SECONDS	time limit of one suite (default 600)
@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 #define KUNIT_DIR "/sys/kernel/debug/kunit"
+/* The usage line, next to the getopt() string it describes: keep them in step. */
+#define USAGE "usage: %s [-d DIR] [-t SECONDS] [-K] [SUITE...]\n"
+#define OPTIONS "d:t:K"
 #define MAX_SUITES 256
 #define INDENT "    "
 
@@ -231,7 +234,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "d:t:K")) != -1) {
+	while ((opt = getopt(argc, argv, OPTIONS)) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -243,7 +246,7 @@ int main(int argc, char **argv)
 			with_kunit = false;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-d DIR] [-t SECONDS] [-K] [SUITE...]\n", argv[0]);
+			fprintf(stderr, USAGE, argv[0]);
 			return 2;
 		}
 	}
