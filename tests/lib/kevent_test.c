@@ -139,26 +139,33 @@ void kt_ctl1_must_at(const char *file, int line, int fd, unsigned int cmd,
 	}
 }
 
+/* A USER request on one entry that must return want, or the test ends. */
+static void kt_user_must(const char *file, int line, int fd, unsigned int cmd,
+			 struct ukevent uk, int want)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s user id %llu", cmd == KEVENT_CTL_ADD ? "ADD" : "READY",
+		 (unsigned long long)uk.id.raw_u64);
+	kt_ctl1_must_at(file, line, fd, cmd, &uk, want, what);
+}
+
 void kt_add_user_at(const char *file, int line, int fd, __u64 id, __u64 user,
 		    __u32 req_flags)
 {
 	struct ukevent uk = ukevent_user(id, user);
-	char what[64];
 
 	uk.req_flags = req_flags;
-	snprintf(what, sizeof(what), "ADD user id %llu", (unsigned long long)id);
-	kt_ctl1_must_at(file, line, fd, KEVENT_CTL_ADD, &uk, 0, what);
+	kt_user_must(file, line, fd, KEVENT_CTL_ADD, uk, 0);
 }
 
 void kt_ready_user_at(const char *file, int line, int fd, __u64 id, __u64 user,
 		      __u32 event)
 {
 	struct ukevent uk = ukevent_user(id, user);
-	char what[64];
 
 	uk.event = event;
-	snprintf(what, sizeof(what), "READY user id %llu", (unsigned long long)id);
-	kt_ctl1_must_at(file, line, fd, KEVENT_CTL_READY, &uk, 1, what);
+	kt_user_must(file, line, fd, KEVENT_CTL_READY, uk, 1);
 }
 
 int kt_get_now(int fd, struct ukevent *buf, unsigned int max)

@@ -257,6 +257,16 @@ static void check_delegated(const struct doc_row *row, const char *suite, const 
 		kt_log("row %s: checked by %s %s", row->id, suite, test);
 }
 
+/* How many of the first n rows of the document are row id. */
+static int rows_named(const char *id, int n)
+{
+	int count = 0;
+
+	for (int i = 0; i < n; i++)
+		count += !strcmp(doc_rows[i].id, id);
+	return count;
+}
+
 static void run_row(void)
 {
 	const char *id = kt_current();
@@ -266,11 +276,10 @@ static void run_row(void)
 	struct env e;
 	int copies = 0;
 
-	for (int i = 0; i < NROWS; i++)
-		if (!strcmp(doc_rows[i].id, id)) {
-			row = row ? row : &doc_rows[i];
-			copies++;
-		}
+	for (int i = 0; i < NROWS && !row; i++)
+		if (!strcmp(doc_rows[i].id, id))
+			row = &doc_rows[i];
+	copies = rows_named(id, NROWS);
 	if (!row) {
 		kt_fail_at(__FILE__, __LINE__,
 			   "checks.c checks row %s, which docs/errors.md does not have", id);
@@ -310,20 +319,10 @@ static void run_row(void)
 /* Every row is a test, and so is every check (a check without a row fails). */
 __attribute__((constructor)) static void register_rows(void)
 {
-	for (int i = 0; i < NROWS; i++) {
-		bool seen = false;
-
-		for (int j = 0; j < i; j++)
-			seen |= !strcmp(doc_rows[j].id, doc_rows[i].id);
-		if (!seen)
+	for (int i = 0; i < NROWS; i++)
+		if (!rows_named(doc_rows[i].id, i))
 			kt_register(doc_rows[i].id, run_row, 60);
-	}
-	for (size_t i = 0; i < errno_nchecks; i++) {
-		bool documented = false;
-
-		for (int j = 0; j < NROWS; j++)
-			documented |= !strcmp(doc_rows[j].id, errno_checks[i].id);
-		if (!documented)
+	for (size_t i = 0; i < errno_nchecks; i++)
+		if (!rows_named(errno_checks[i].id, NROWS))
 			kt_register(errno_checks[i].id, run_row, 60);
-	}
 }
