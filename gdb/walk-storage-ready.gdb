@@ -88,8 +88,7 @@ kevent-run-to *kevent_wake_function if ((struct kevent_waiter *) wait)->q == $q
 echo \n=== 3. wake-up: kevent_wake_function() wakes this waiter (marked ->)\n
 kevent-waiters $q
 set $tid = ((struct task_struct *) wait->private)->pid
-print $tid
-print ((struct task_struct *) wait->private)->comm
+printf "the thread woken: tid %d (%s)\n", $tid, ((struct task_struct *) wait->private)->comm
 
 # ---- 4. dequeue -------------------------------------------------------------------
 kevent-run-to kevent_dequeue_ready if q == $q

@@ -102,7 +102,7 @@ walk() {
 }
 
 echo "KTAP version 1"
-echo "1..$(grep -cE '^result ' "$0")"
+echo "1..$(grep -cE '^[[:space:]]*result ' "$0")"
 echo "# Subtest: host_gdb"
 
 # ---- GDB loads everything, every command documents itself ----------------
@@ -295,6 +295,23 @@ result ring_wrap.stops_when_ring_over_becomes_2
 guest_ok "$dir" ring kevent_ring
 no_errors "$g" ring-wrap
 result ring_wrap.guest_ran_on_and_passed_kevent_ring
+
+# ---- docs/gdb.md shows what these runs printed --------------------------------
+# Its transcripts are cut from such a run (make gdb-docs); a walkthrough,
+# helper or kernel change that alters them must rewrite them. They show the
+# lab kernel: the debug kernel inlines and instruments differently.
+if [ "$KLAB_VARIANT" != lab ]; then
+	n=$((n + 1))
+	echo "ok $n docs_transcripts_match_the_run # SKIP docs/gdb.md shows the lab kernel"
+else
+	if ! docs=$("$KLAB_ROOT/scripts/gdb-docs.sh" --check "$out" 2>&1); then
+		while IFS= read -r d; do
+			note "$d"
+		done <<<"$docs"
+		note "rewrite them from this run: scripts/gdb-docs.sh $out (or make gdb-docs)"
+	fi
+	result docs_transcripts_match_the_run
+fi
 
 # ---- make gdb-attach on a running make vm GDB=1 ---------------------------
 # The guest announces itself, then waits for a file the host creates only
