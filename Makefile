@@ -76,3 +76,9 @@ clean: ## remove build outputs of the lab (keeps the extracted tree and the comp
 
 distclean: ## remove the whole build directory (the compiler cache is kept: see README)
 	rm -rf build tests/bin gdb/bin
+
+# docs/gdb.md's transcripts are cut from a real run (scripts/gdb-docs.sh);
+# make test fails when they no longer match one.
+.PHONY: gdb-docs
+gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's transcripts from them
+	@$(S)/gdb-docs.sh --run
