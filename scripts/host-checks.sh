@@ -173,7 +173,7 @@ mkdir -p "$work/share1" "$work/share 2"
 
 expect dry_run_boots_the_lab_kernel 0 '^qemu-system-x86_64 -machine pc ' \
 	" -kernel $(re "$KLAB_BZIMAGE") -initrd $(re "$KLAB_INITRD") " ' -smp 2 -m 1G ' \
-	" -append 'console=ttyS0 nokaslr panic=-1 loglevel=5( watchdog_thresh=60)? *'" \
+	" -append 'console=ttyS0 nokaslr panic=-1 loglevel=5 no_timer_check( watchdog_thresh=60)? *'" \
 	' -chardev stdio,mux=on,id=con,signal=off -serial chardev:con -mon chardev=con,mode=readline$' \
 	'!-gdb|klab_exec|^timeout' -- dry
 # shellcheck disable=SC2016 # expanded by bash -c
