@@ -18,17 +18,29 @@
  * list and the queue's waiters are woken (one of them for a
  * KEVENT_REQ_WAKEUP_ONE kevent, all of them otherwise).
  *
- * Delivery (kevent_get_events(), kevent_wait()) takes kevents off the head
- * of the ready list one at a time with kevent_dequeue_ready(), copies a
- * snapshot of each to user space and then calls kevent_finish_delivery(),
- * which decides the kevent's future: requeued at the head if the copy
- * failed (no event is ever lost), removed if ONESHOT, re-polled and
- * requeued if level triggered and still ready, left waiting otherwise.
+ * Delivery (deliver.c) takes kevents off the head of the ready list with
+ * kevent_pop_ready(), which makes them INFLIGHT and snapshots their event,
+ * copies each snapshot to user space and then ends the INFLIGHT period
+ * here: kevent_requeue_failed() puts it back at the head if the copy
+ * failed (no event is ever lost), kevent_finish_copied() subtracts what was
+ * delivered and requeues it if it fired meanwhile, or, level triggered,
+ * requeues it "to be checked" so that the next dequeue polls it again
+ * and drops it if it is no longer ready (as epoll re-polls an item when it
+ * transfers it). This file decides a kevent's state; deliver.c decides
+ * when.
  *
- * While a kevent is being delivered it is INFLIGHT: it is on no list, and
- * a source firing meanwhile only sets PENDING (and counts the firing), so
- * that the kevent cannot be delivered twice at once. PENDING requeues it
- * when the delivery finishes.
+ * While a kevent is INFLIGHT (being added, or being delivered) it is on no
+ * list, and a source firing meanwhile only sets PENDING (and counts the
+ * firing), so that the kevent cannot be delivered twice at once. PENDING
+ * requeues it when the INFLIGHT period ends.
+ *
+ * KEVENT_REQ_WAKEUP_ONE is done the EPOLLEXCLUSIVE way: marking such a
+ * kevent wakes at most one thread of its queue, and only a thread that can
+ * take what is ready (deliver.c's wake function refuses otherwise, so the
+ * wake-up passes on). When one source is watched by WAKEUP_ONE kevents of
+ * several queues, they are tried in turn and the first one whose queue had
+ * a sleeper to wake ends the search; a queue nobody sleeps on (a worker
+ * busy elsewhere) is marked but does not stop it.
  *
  *
  * Locking
@@ -39,11 +51,11 @@
  *   queue->ring_mutex   (kevent_wait/kevent_commit; held across
  *                        copy_to_user() into the ring)
  *     > queue->mutex    (kevent_ctl, the kevent tree, removal)
- *       > kevent_poll_mutex (storage_poll.c: the per-file storage hash)
- *         > wait-queue head lock of a polled file
- *           > storage->lock      (IRQ-safe)
- *             > queue->ready_lock (IRQ-safe)
- *               > queue->wq.lock / queue->space_wq.lock
+ *       > file->f_lock  (storage_poll.c: a watched file's kevent list)
+ *       > wait-queue head lock of a polled file
+ *         > storage->lock      (IRQ-safe)
+ *           > queue->ready_lock (IRQ-safe)
+ *             > queue->wq.lock
  *
  *   queue->poll_wq.lock is never taken under any of these: pollers of the
  *   queue fd are woken from queue->poll_work (an irq_work), so a cycle
@@ -73,7 +85,7 @@
  * ----------------
  *
  * struct kevent_storage:
- *   list, ready_one      - storage->lock
+ *   list                 - storage->lock
  *   origin               - immutable
  *
  * struct kevent:
@@ -155,6 +167,8 @@ struct kevent *kevent_alloc(struct kevent_queue *q, const struct ukevent *uk,
 	k->event.ret_flags = 0;
 	k->event.ret_data[0] = 0;
 	k->event.ret_data[1] = 0;
+	/* In flight until kevent_added(): ADD decides before any consumer. */
+	k->flags = KEVENT_F_INFLIGHT;
 	refcount_set(&k->refcnt, 1);
 	k->queue = q;
 	k->cb = cb;
@@ -196,7 +210,6 @@ void kevent_storage_init(struct kevent_storage *st, void *origin)
 {
 	spin_lock_init(&st->lock);
 	INIT_LIST_HEAD(&st->list);
-	st->ready_one = 0;
 	st->origin = origin;
 }
 
@@ -217,11 +230,9 @@ void kevent_storage_add(struct kevent_storage *st, struct kevent *k)
 	spin_unlock_irqrestore(&st->lock, flags);
 }
 
-/* Take @k off the ready list; both locks held. */
-static void kevent_unlink_ready(struct kevent_queue *q,
-				struct kevent_storage *st, struct kevent *k)
+/* Take @k off the ready list; ready lock held. */
+static void kevent_unlink_ready(struct kevent_queue *q, struct kevent *k)
 {
-	lockdep_assert_held(&st->lock);
 	lockdep_assert_held(&q->ready_lock);
 
 	if (k->flags & KEVENT_F_READY) {
@@ -229,25 +240,15 @@ static void kevent_unlink_ready(struct kevent_queue *q,
 		WRITE_ONCE(q->ready_num, q->ready_num - 1);
 		k->flags &= ~KEVENT_F_READY;
 	}
-	if (k->flags & KEVENT_F_COUNTED_ONE) {
-		st->ready_one--;
-		k->flags &= ~KEVENT_F_COUNTED_ONE;
-	}
 }
 
 /* Put @k on the ready list (at the head to undo a failed copy). */
-static void kevent_link_ready(struct kevent_queue *q,
-			      struct kevent_storage *st, struct kevent *k,
+static void kevent_link_ready(struct kevent_queue *q, struct kevent *k,
 			      bool head)
 {
-	lockdep_assert_held(&st->lock);
 	lockdep_assert_held(&q->ready_lock);
 
 	k->flags |= KEVENT_F_READY;
-	if (k->event.req_flags & KEVENT_REQ_WAKEUP_ONE) {
-		k->flags |= KEVENT_F_COUNTED_ONE;
-		st->ready_one++;
-	}
 	if (head)
 		list_add(&k->ready_entry, &q->ready_list);
 	else
@@ -256,50 +257,60 @@ static void kevent_link_ready(struct kevent_queue *q,
 }
 
 /*
- * Wake the queue's waiters: exactly one thread, or all of them. The threads
- * wait exclusively (syscalls.c), so __wake_up() with nr 1 wakes one.
- * wq_has_sleeper() pairs with the barrier of set_current_state() in
- * prepare_to_wait_exclusive().
+ * Wake the queue's waiters: at most one thread, or all of them, among
+ * those that can take what is ready (the wake function in deliver.c
+ * refuses the others, so a wake-one passes on to a thread that can).
+ * Returns the number of threads woken. wq_has_sleeper() pairs with the
+ * barrier of set_current_state() in prepare_to_wait_exclusive().
  *
  * Pollers of the queue fd (select/poll/epoll) are on poll_wq and are
  * woken from an irq_work, with none of our locks held: an epoll watching
  * this queue may itself be watched by a kevent of this queue, and waking it
  * inline would take our own locks recursively.
  */
-static void kevent_queue_wake(struct kevent_queue *q, bool one)
+static int kevent_queue_wake(struct kevent_queue *q, bool one)
 {
+	int woken = 0;
+
 	if (wq_has_sleeper(&q->wq))
-		__wake_up(&q->wq, TASK_NORMAL, one ? 1 : 0, NULL);
+		woken = __wake_up(&q->wq, TASK_NORMAL, one ? 1 : 0, NULL);
 	if (wq_has_sleeper(&q->poll_wq))
 		irq_work_queue(&q->poll_work);
+	return woken;
 }
 
-/*
- * The source of @st fired with @event for @k: the heart of
- * kevent_storage_ready(). Returns 1 if @k took the event.
+/**
+ * kevent_queue_wake_one() - pass a wake-up on to one more waiter
+ * @q: the queue
+ *
+ * For a woken waiter that leaves without taking anything (signal,
+ * timeout) while events are ready: the wake-up it took goes to the next
+ * thread that can use it.
  */
+void kevent_queue_wake_one(struct kevent_queue *q)
+{
+	if (READ_ONCE(q->ready_num))
+		kevent_queue_wake(q, true);
+}
+
+/* Results of kevent_fire_locked(). */
+#define KEVENT_FIRE_IGNORED	0	/* not for this kevent */
+#define KEVENT_FIRE_TAKEN	1	/* recorded; nobody woken for it */
+#define KEVENT_FIRE_WOKE	2	/* recorded, and a sleeper was woken */
+
+/* The source of @st fired with @event for @k: the heart of notification. */
 static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 			      u32 event, bool count)
 {
 	struct kevent_queue *q = k->queue;
-	bool one = k->event.req_flags & KEVENT_REQ_WAKEUP_ONE;
-	int ret;
+	int ret, woken = 0;
 
 	lockdep_assert_held(&st->lock);
 
-	/*
-	 * Thundering herd: while one WAKEUP_ONE kevent of this storage is
-	 * ready, the others are not marked; the ready one stands for the
-	 * storage. COUNTED_ONE only changes under st->lock, which we hold.
-	 */
-	if (one && st->ready_one &&
-	    !(READ_ONCE(k->flags) & KEVENT_F_COUNTED_ONE))
-		return 0;
-
 	ret = k->cb->callback(k, event);
 	if (ret <= KEVENT_CB_NOT_READY)
-		return 0;
-	if (count)
+		return KEVENT_FIRE_IGNORED;
+	if (count && k->fired != U32_MAX)
 		k->fired++;
 
 	spin_lock(&q->ready_lock);
@@ -308,48 +319,83 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 	if (k->flags & KEVENT_F_INFLIGHT) {
 		k->flags |= KEVENT_F_PENDING;
 	} else if (!(k->flags & KEVENT_F_READY)) {
-		kevent_link_ready(q, st, k, false);
+		kevent_link_ready(q, k, false);
 		atomic_long_inc(&q->stat.marked_ready);
-		kevent_queue_wake(q, one);
+		woken = kevent_queue_wake(q, k->event.req_flags &
+					  KEVENT_REQ_WAKEUP_ONE);
 	}
 	spin_unlock(&q->ready_lock);
-	return 1;
+	return woken ? KEVENT_FIRE_WOKE : KEVENT_FIRE_TAKEN;
 }
 
 /**
- * kevent_storage_ready() - report an event of a source to its kevents
+ * kevent_storage_notify() - report an event of a source to its kevents
  * @st: the source's storage
  * @ready_callback: optional filter run first for each kevent of @st; a
  *		    return value <= 0 skips the kevent
  * @event: what happened (type specific: a POLL* mask, KEVENT_TIMER_FIRED,
  *	   the mask given to KEVENT_CTL_READY)
+ * @woke: if not NULL, set to whether a KEVENT_REQ_WAKEUP_ONE kevent woke a
+ *	  sleeper of its queue (a wait-queue callback of an exclusive hook
+ *	  returns it, so that the file's wake-up goes on to the next hook
+ *	  until one really woke somebody, as ep_poll_callback() does)
  *
  * This is the one path through which kevents become ready. For each kevent
  * of @st, the type callback decides whether @event concerns it and records
  * the event data; a ready kevent is appended once to its queue's ready list
- * and that queue's waiters are woken: exactly one waiting thread for a
- * KEVENT_REQ_WAKEUP_ONE kevent, all of them otherwise. While a WAKEUP_ONE
- * kevent of @st is ready, further WAKEUP_ONE kevents of @st are skipped.
+ * and that queue's waiters are woken: one thread able to take it for a
+ * KEVENT_REQ_WAKEUP_ONE kevent, all of them otherwise. Once a WAKEUP_ONE
+ * kevent of @st has woken a thread, the other WAKEUP_ONE kevents of @st
+ * are left alone; kevents of queues with nobody asleep do not count.
  *
  * Context: any, including hard interrupt; takes @st->lock with interrupts
  * disabled.
  * Return: the number of kevents that took the event.
  */
-int kevent_storage_ready(struct kevent_storage *st,
-			 kevent_callback_t ready_callback, u32 event)
+int kevent_storage_notify(struct kevent_storage *st,
+			  kevent_callback_t ready_callback, u32 event,
+			  bool *woke)
 {
+	bool one_woke = false, one;
 	unsigned long flags;
 	struct kevent *k;
-	int n = 0;
+	int n = 0, ret;
 
 	spin_lock_irqsave(&st->lock, flags);
 	list_for_each_entry(k, &st->list, storage_entry) {
+		one = k->event.req_flags & KEVENT_REQ_WAKEUP_ONE;
+		if (one && one_woke)
+			continue;
 		if (ready_callback && ready_callback(k) <= 0)
 			continue;
-		n += kevent_fire_locked(st, k, event, true);
+		ret = kevent_fire_locked(st, k, event, true);
+		if (ret != KEVENT_FIRE_IGNORED)
+			n++;
+		if (one && ret == KEVENT_FIRE_WOKE)
+			one_woke = true;
 	}
 	spin_unlock_irqrestore(&st->lock, flags);
+	if (woke)
+		*woke = one_woke;
 	return n;
+}
+
+/**
+ * kevent_storage_ready() - report an event of a source to its kevents
+ * @st: the source's storage
+ * @ready_callback: optional per-kevent filter, see kevent_storage_notify()
+ * @event: what happened
+ *
+ * kevent_storage_notify() for sources that do not need to know whether a
+ * thread was woken.
+ *
+ * Context: any, including hard interrupt.
+ * Return: the number of kevents that took the event.
+ */
+int kevent_storage_ready(struct kevent_storage *st,
+			 kevent_callback_t ready_callback, u32 event)
+{
+	return kevent_storage_notify(st, ready_callback, event, NULL);
 }
 
 static int __kevent_ready(struct kevent *k, u32 event, bool count)
@@ -362,7 +408,8 @@ static int __kevent_ready(struct kevent *k, u32 event, bool count)
 		return 0;
 	spin_lock_irqsave(&st->lock, flags);
 	if (!list_empty(&k->storage_entry))
-		ret = kevent_fire_locked(st, k, event, count);
+		ret = kevent_fire_locked(st, k, event, count) !=
+		      KEVENT_FIRE_IGNORED;
 	spin_unlock_irqrestore(&st->lock, flags);
 	return ret;
 }
@@ -388,8 +435,7 @@ int kevent_ready(struct kevent *k, u32 event)
  * @mask: what the check found
  *
  * As kevent_ready(), but the source did not fire: nothing is added to the
- * count of notifications reported in ret_data[1] (ALWAYS_QUEUE at ADD,
- * MODIFY, level-triggered re-arm after delivery).
+ * count of notifications reported in ret_data[1] (MODIFY).
  *
  * Return: 1 if @k took the event, 0 otherwise.
  */
@@ -398,14 +444,54 @@ int kevent_ready_checked(struct kevent *k, u32 mask)
 	return __kevent_ready(k, mask, false);
 }
 
-/*
- * Take the head of the ready list and mark it INFLIGHT, filling @uk with a
- * snapshot of the event. The snapshot and the unlinking happen together
- * under the storage lock so that firings are either in the snapshot or
- * counted for the next delivery. Returns the kevent with a reference.
+/**
+ * kevent_added() - end the INFLIGHT period of a kevent being added
+ * @k: a kevent whose type's enqueue succeeded, registered for good
+ * @mask: the ready mask enqueue found (0: not ready)
+ *
+ * A kevent ready at ADD (KEVENT_REQ_ALWAYS_QUEUE) is queued with @mask; one
+ * whose source fired while ADD was deciding is queued as fired. Until now
+ * no consumer could see it, so an ADD that reports the request completed
+ * at once never races with a delivery of the same event.
  */
-static struct kevent *kevent_pop(struct kevent_queue *q, struct ukevent *uk,
-				 bool *recheck)
+void kevent_added(struct kevent *k, u32 mask)
+{
+	struct kevent_storage *st = k->st;
+	struct kevent_queue *q = k->queue;
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->lock, flags);
+	if (mask)
+		k->event.ret_data[0] = mask;
+	spin_lock(&q->ready_lock);
+	k->flags &= ~KEVENT_F_INFLIGHT;
+	if (!(k->flags & KEVENT_F_DEAD) &&
+	    (mask || (k->flags & KEVENT_F_PENDING))) {
+		kevent_link_ready(q, k, false);
+		atomic_long_inc(&q->stat.marked_ready);
+		kevent_queue_wake(q, k->event.req_flags & KEVENT_REQ_WAKEUP_ONE);
+	}
+	k->flags &= ~KEVENT_F_PENDING;
+	spin_unlock(&q->ready_lock);
+	spin_unlock_irqrestore(&st->lock, flags);
+}
+
+/**
+ * kevent_pop_ready() - take the head of a ready list for delivery
+ * @q: the queue
+ * @uk: filled with a snapshot of the event
+ * @recheck: set if the kevent must be polled before it is delivered
+ *
+ * The head kevent becomes INFLIGHT. The snapshot and the unlinking happen
+ * together under the storage lock so that firings are either in the
+ * snapshot or counted for the next delivery. An edge-triggered kevent's
+ * ret_data[0] starts accumulating afresh (the snapshot holds what was
+ * accumulated).
+ *
+ * Return: the kevent with a reference, or NULL if the list is empty.
+ */
+struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
+				bool *recheck)
 {
 	struct kevent_storage *st;
 	unsigned long flags;
@@ -427,13 +513,17 @@ static struct kevent *kevent_pop(struct kevent_queue *q, struct ukevent *uk,
 		if ((k->flags & KEVENT_F_READY) &&
 		    list_first_entry(&q->ready_list, struct kevent,
 				     ready_entry) == k) {
-			kevent_unlink_ready(q, st, k);
+			kevent_unlink_ready(q, k);
 			k->flags |= KEVENT_F_INFLIGHT;
 			*recheck = k->flags & KEVENT_F_RECHECK;
 			k->flags &= ~KEVENT_F_RECHECK;
 			*uk = k->event;
 			uk->ret_data[1] = k->fired;
 			uk->ret_flags |= KEVENT_RET_DONE;
+			if (k->event.req_flags & KEVENT_REQ_ET)
+				k->event.ret_data[0] = 0;
+			if (k->cb->snapshot)
+				k->cb->snapshot(k, uk);
 			spin_unlock(&q->ready_lock);
 			spin_unlock_irqrestore(&st->lock, flags);
 			return k;
@@ -446,188 +536,113 @@ static struct kevent *kevent_pop(struct kevent_queue *q, struct ukevent *uk,
 }
 
 /*
- * End an INFLIGHT period without delivering: the kevent goes back to
- * waiting for its source, or to the ready list if it fired meanwhile.
+ * End an INFLIGHT period; ready lock and storage lock held. The kevent is
+ * requeued if @requeue, or if it fired meanwhile (PENDING); @head puts it
+ * first (a failed copy keeps its place).
  */
-static void kevent_unpop(struct kevent_queue *q, struct kevent *k)
+static void kevent_end_inflight(struct kevent *k, bool requeue, bool head,
+				bool wake)
 {
-	struct kevent_storage *st = k->st;
-	unsigned long flags;
+	struct kevent_queue *q = k->queue;
 
-	spin_lock_irqsave(&st->lock, flags);
-	spin_lock(&q->ready_lock);
 	k->flags &= ~KEVENT_F_INFLIGHT;
-	if ((k->flags & (KEVENT_F_PENDING | KEVENT_F_DEAD)) ==
-	    KEVENT_F_PENDING) {
-		kevent_link_ready(q, st, k, false);
-		atomic_long_inc(&q->stat.marked_ready);
-		kevent_queue_wake(q, k->event.req_flags & KEVENT_REQ_WAKEUP_ONE);
-	}
-	k->flags &= ~KEVENT_F_PENDING;
-	spin_unlock(&q->ready_lock);
-	spin_unlock_irqrestore(&st->lock, flags);
-}
-
-/*
- * Record a mask found by the type's check in the kevent too: if the copy
- * fails, the requeued event must still carry it.
- */
-static void kevent_set_checked(struct kevent *k, u32 mask)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&k->st->lock, flags);
-	k->event.ret_data[0] = mask;
-	spin_unlock_irqrestore(&k->st->lock, flags);
-}
-
-/**
- * kevent_dequeue_ready() - take the next event to deliver
- * @q: the queue
- * @uk: filled with the event to copy to user space
- *
- * Pops the ready list in order. A kevent with KEVENT_REQ_LAST_CHECK, or one
- * readied without knowing the mask, is checked again here in process
- * context; if it is no longer ready it silently goes back to waiting and
- * the next one is tried. The returned kevent is INFLIGHT: the caller must
- * hand it to kevent_finish_delivery() whether or not the copy succeeded.
- *
- * Context: process, may sleep (the check may call f_op->poll()).
- * Return: the kevent (with a reference), or NULL if none is ready.
- */
-struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
-{
-	unsigned int budget = READ_ONCE(q->ready_num) + 1;
-	struct kevent *k;
-	bool recheck;
-	u32 mask;
-
-	while (budget--) {
-		k = kevent_pop(q, uk, &recheck);
-		if (!k)
-			return NULL;
-		if (!k->cb->check ||
-		    !(recheck || (uk->req_flags & KEVENT_REQ_LAST_CHECK)))
-			return k;
-		mask = k->cb->check(k);
-		if (mask) {
-			kevent_set_checked(k, mask);
-			uk->ret_data[0] = mask;
-			return k;
-		}
-		kevent_unpop(q, k);
-		kevent_put(k);
-	}
-	return NULL;
-}
-
-static void __kevent_finish(struct kevent_queue *q, struct kevent *k,
-			    u32 fired, u32 req_flags, bool copied)
-{
-	bool oneshot = copied && (req_flags & KEVENT_REQ_ONESHOT);
-	struct kevent_storage *st = k->st;
-	bool requeued = false, dead;
-	unsigned long flags;
-	u32 mask;
-
-	spin_lock_irqsave(&st->lock, flags);
-	if (copied) {
-		k->fired -= min(k->fired, fired);
-		k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
-	} else {
-		k->event.ret_flags |= KEVENT_RET_COPY_FAILED;
-	}
-	spin_lock(&q->ready_lock);
-	dead = k->flags & KEVENT_F_DEAD;
-	/* A delivered ONESHOT kevent stays INFLIGHT until it is removed. */
-	if (!oneshot) {
-		k->flags &= ~KEVENT_F_INFLIGHT;
-		if (!dead && (!copied || (k->flags & KEVENT_F_PENDING))) {
-			kevent_link_ready(q, st, k, !copied);
-			if (copied)
-				atomic_long_inc(&q->stat.marked_ready);
+	if (!(k->flags & KEVENT_F_DEAD) &&
+	    (requeue || (k->flags & KEVENT_F_PENDING))) {
+		kevent_link_ready(q, k, head);
+		if (k->flags & KEVENT_F_PENDING)
+			atomic_long_inc(&q->stat.marked_ready);
+		if (wake || (k->flags & KEVENT_F_PENDING))
 			kevent_queue_wake(q, k->event.req_flags &
 					  KEVENT_REQ_WAKEUP_ONE);
-			requeued = true;
-		}
-		k->flags &= ~KEVENT_F_PENDING;
+	}
+	k->flags &= ~KEVENT_F_PENDING;
+}
+
+/**
+ * kevent_drop_inflight() - a dequeued kevent turned out not to be ready
+ * @k: a kevent from kevent_pop_ready()
+ *
+ * It goes back to waiting for its source, or to the ready list if the
+ * source fired while it was being checked. Drops nothing: the caller
+ * still owns its reference.
+ */
+void kevent_drop_inflight(struct kevent *k)
+{
+	struct kevent_storage *st = k->st;
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->lock, flags);
+	spin_lock(&k->queue->ready_lock);
+	kevent_end_inflight(k, false, false, false);
+	spin_unlock(&k->queue->ready_lock);
+	spin_unlock_irqrestore(&st->lock, flags);
+}
+
+/**
+ * kevent_requeue_failed() - a dequeued kevent could not be copied out
+ * @k: a kevent from kevent_pop_ready()
+ * @uk: the snapshot that was not copied
+ *
+ * Back to the head of the ready list with its firing count intact and
+ * KEVENT_RET_COPY_FAILED set, so nothing is lost. The snapshot's mask goes
+ * back into the kevent (it may come from a poll at dequeue): merged into
+ * an edge-triggered one, or as the mask unless the source fired meanwhile
+ * with a newer one.
+ */
+void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk)
+{
+	struct kevent_storage *st = k->st;
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->lock, flags);
+	k->event.ret_flags |= KEVENT_RET_COPY_FAILED;
+	spin_lock(&k->queue->ready_lock);
+	if (k->event.req_flags & KEVENT_REQ_ET)
+		k->event.ret_data[0] |= uk->ret_data[0];
+	else if (!(k->flags & KEVENT_F_PENDING))
+		k->event.ret_data[0] = uk->ret_data[0];
+	kevent_end_inflight(k, true, true, true);
+	spin_unlock(&k->queue->ready_lock);
+	spin_unlock_irqrestore(&st->lock, flags);
+}
+
+/**
+ * kevent_finish_copied() - a dequeued kevent reached user space
+ * @k: a kevent from kevent_pop_ready()
+ * @fired: the firing count the snapshot reported
+ * @req_flags: the request flags of the snapshot
+ *
+ * The delivered firings are subtracted. A kevent that fired again during
+ * the delivery is requeued (and wakes a waiter). A level-triggered kevent
+ * that has a check (POLL) is requeued "to be checked", without waking
+ * anybody: the thread that just got it is expected to act on it, and the
+ * next dequeue polls it and drops it if it is no longer ready, so it is
+ * never reported stale. A delivered ONESHOT kevent stays INFLIGHT; the
+ * caller removes it.
+ *
+ * Return: true if the caller must remove @k (ONESHOT).
+ */
+bool kevent_finish_copied(struct kevent *k, u32 fired, u32 req_flags)
+{
+	bool oneshot = req_flags & KEVENT_REQ_ONESHOT;
+	bool level = k->cb->check && !(req_flags & KEVENT_REQ_ET);
+	struct kevent_storage *st = k->st;
+	struct kevent_queue *q = k->queue;
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->lock, flags);
+	k->fired -= min(k->fired, fired);
+	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
+	spin_lock(&q->ready_lock);
+	if (!oneshot) {
+		if (level)
+			k->flags |= KEVENT_F_RECHECK;
+		kevent_end_inflight(k, level, false, false);
 	}
 	spin_unlock(&q->ready_lock);
 	spin_unlock_irqrestore(&st->lock, flags);
-
-	if (copied)
-		atomic_long_inc(&q->stat.delivered);
-
-	if (oneshot) {
-		mutex_lock(&q->mutex);
-		kevent_remove(q, k);
-		mutex_unlock(&q->mutex);
-	} else if (copied && !requeued && !dead && k->cb->check &&
-		   !(req_flags & KEVENT_REQ_ET)) {
-		mask = k->cb->check(k);
-		if (mask)
-			kevent_ready_checked(k, mask);
-	}
-	kevent_put(k);
-}
-
-/**
- * kevent_finish_delivery() - decide what happens to a dequeued kevent
- * @q: the queue
- * @k: a kevent returned by kevent_dequeue_ready()
- * @uk: the snapshot that was (or was not) copied
- * @copied: whether user space got @uk
- *
- * Not copied: @k goes back to the head of the ready list, with its firing
- * count intact and KEVENT_RET_COPY_FAILED set, so nothing is lost.
- * Copied: the delivered firings are subtracted; then a ONESHOT kevent is
- * removed, a kevent that fired again during the delivery is requeued, a
- * level-triggered one with a check (POLL) is checked again and requeued if
- * still ready, and an edge-triggered one waits for its next notification.
- *
- * Context: process; takes @q->mutex for ONESHOT removal.
- */
-void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
-			    const struct ukevent *uk, bool copied)
-{
-	__kevent_finish(q, k, uk->ret_data[1], uk->req_flags, copied);
-}
-
-/**
- * kevent_defer_delivery() - record a successful copy, finish it later
- * @k: a kevent returned by kevent_dequeue_ready(), copied to user space
- * @uk: the snapshot that was copied
- * @batch: the caller's list of delivered kevents
- *
- * A system call delivers each kevent at most once: kevents that are
- * requeued after delivery (level triggered and still ready, or fired again
- * meanwhile) must not be seen again by the same call, so the calls finish
- * their deliveries only after the copy loop, with kevent_finish_deferred().
- * While INFLIGHT, @k's ready_entry is free to link it on @batch.
- */
-void kevent_defer_delivery(struct kevent *k, const struct ukevent *uk,
-			   struct list_head *batch)
-{
-	k->snap_fired = uk->ret_data[1];
-	k->snap_req_flags = uk->req_flags;
-	list_add_tail(&k->ready_entry, batch);
-}
-
-/**
- * kevent_finish_deferred() - finish the deliveries of a batch
- * @q: the queue
- * @batch: kevents given to kevent_defer_delivery()
- *
- * Context: process; see kevent_finish_delivery().
- */
-void kevent_finish_deferred(struct kevent_queue *q, struct list_head *batch)
-{
-	struct kevent *k, *next;
-
-	list_for_each_entry_safe(k, next, batch, ready_entry) {
-		list_del_init(&k->ready_entry);
-		__kevent_finish(q, k, k->snap_fired, k->snap_req_flags, true);
-	}
+	atomic_long_inc(&q->stat.delivered);
+	return oneshot;
 }
 
 /**
@@ -637,19 +652,24 @@ void kevent_finish_deferred(struct kevent_queue *q, struct list_head *batch)
  *
  * Also takes @k off its queue's ready list: a removed kevent is never
  * delivered. After this no kevent_storage_ready() on @st reaches @k.
+ *
+ * Return: true if @k was ready and not yet delivered.
  */
-void kevent_storage_del(struct kevent_storage *st, struct kevent *k)
+bool kevent_storage_del(struct kevent_storage *st, struct kevent *k)
 {
 	struct kevent_queue *q = k->queue;
 	unsigned long flags;
+	bool was_ready;
 
 	spin_lock_irqsave(&st->lock, flags);
 	list_del_init(&k->storage_entry);
 	spin_lock(&q->ready_lock);
-	kevent_unlink_ready(q, st, k);
+	was_ready = k->flags & KEVENT_F_READY;
+	kevent_unlink_ready(q, k);
 	k->flags |= KEVENT_F_DEAD;
 	spin_unlock(&q->ready_lock);
 	spin_unlock_irqrestore(&st->lock, flags);
+	return was_ready;
 }
 
 /**
@@ -662,6 +682,5 @@ void kevent_storage_del(struct kevent_storage *st, struct kevent *k)
 void kevent_queue_kick(struct kevent_queue *q)
 {
 	atomic_inc(&q->kick);
-	wake_up_all(&q->wq);
-	wake_up_all(&q->space_wq);
+	__wake_up(&q->wq, TASK_NORMAL, 0, KEVENT_WAKE_ANY);
 }

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kevent - internal interfaces shared by the core, the queue, the ring and
- * the storages (event sources).
+ * kevent - internal interfaces shared by the core, the queue, the delivery
+ * engine, the system calls, the ring and the storages (event sources).
+ *
+ * Layering, each file using only those before it: core.c (a kevent's
+ * state) < queue.c (the tree, kevent_ctl() commands, the file) < deliver.c
+ * (waiting, dequeue-copy-finish) < syscalls.c, ring.c; the storages use
+ * core.c and queue.c.
  *
  * Vocabulary (see core.c for the full picture and the locking rules):
  *
@@ -32,6 +37,7 @@
 
 struct kevent;
 struct kevent_queue;
+struct mm_struct;
 struct seq_file;
 
 /*
@@ -39,10 +45,9 @@ struct seq_file;
  * is always taken inside the kevent's storage lock).
  */
 #define KEVENT_F_READY		0x01	/* linked on queue->ready_list */
-#define KEVENT_F_INFLIGHT	0x02	/* taken off the list, being delivered */
+#define KEVENT_F_INFLIGHT	0x02	/* off the list: being added or delivered */
 #define KEVENT_F_PENDING	0x04	/* fired again while INFLIGHT */
-#define KEVENT_F_RECHECK	0x08	/* readied without a mask: poll again */
-#define KEVENT_F_COUNTED_ONE	0x10	/* counted in storage->ready_one */
+#define KEVENT_F_RECHECK	0x08	/* mask unknown or stale: poll at dequeue */
 #define KEVENT_F_DEAD		0x20	/* unlinked from its storage */
 
 /* Return values of kevent_callbacks.callback. */
@@ -61,19 +66,15 @@ typedef int (*kevent_callback_t)(struct kevent *k);
 
 /**
  * struct kevent_storage - an event source's list of watching kevents
- * @lock: protects @list, @ready_one and the type data of the kevents on
- *	  @list (their ret_data, fired count, event and req_flags). IRQ-safe:
- *	  timers and wait-queue callbacks take it from interrupt context.
+ * @lock: protects @list and the type data of the kevents on @list (their
+ *	  ret_data, fired count, event and req_flags). IRQ-safe: timers and
+ *	  wait-queue callbacks take it from interrupt context.
  * @list: kevents watching this source (struct kevent.storage_entry)
- * @ready_one: number of KEVENT_REQ_WAKEUP_ONE kevents of this storage that
- *	       are ready; while non-zero, no other WAKEUP_ONE kevent of the
- *	       storage is marked ready (thundering-herd avoidance)
  * @origin: the object the storage belongs to (for diagnostics)
  */
 struct kevent_storage {
 	spinlock_t lock;		/* IRQ-safe, see above */
 	struct list_head list;
-	unsigned int ready_one;
 	void *origin;
 };
 
@@ -85,8 +86,10 @@ struct kevent_storage {
  *	     kevent_storage_add() and arm the source. Returns a negative
  *	     errno, 0 if registered and not ready, or a positive ready mask if
  *	     the kevent is ready right away (the core then completes or
- *	     queues it). Process context, queue mutex held. On error the
- *	     type must have undone everything but @destroy's part.
+ *	     queues it). Process context, queue mutex held; the kevent is
+ *	     INFLIGHT until the ADD has decided, so a source firing meanwhile
+ *	     only marks it PENDING. On error the type must have undone
+ *	     everything but @destroy's part.
  * @dequeue: detach from the source (stop it, kevent_storage_del()). After
  *	     it returns no callback of the source may reach the kevent.
  *	     Process context, queue mutex held.
@@ -101,6 +104,12 @@ struct kevent_storage {
  *	   "always ready once fired".
  * @modify: the request's event/req_flags were changed by MODIFY; returns
  *	    a ready mask (> 0) if the kevent must be readied now. Optional.
+ * @snapshot: fill the event data of a delivery being taken (@uk is the
+ *	      copy going to user space) when the type computes it at
+ *	      delivery rather than at firing. Storage lock held. Optional.
+ * @delivered: @k's event reached user space (after a @snapshot): account
+ *	       for it and re-arm the source. Process context. Optional.
+ * @show_fdinfo: append type state to the kevent's fdinfo line. Optional.
  */
 struct kevent_callbacks {
 	int (*validate)(const struct ukevent *uk);
@@ -110,6 +119,9 @@ struct kevent_callbacks {
 	int (*callback)(struct kevent *k, u32 event);
 	u32 (*check)(struct kevent *k);
 	u32 (*modify)(struct kevent *k);
+	void (*snapshot)(struct kevent *k, struct ukevent *uk);
+	void (*delivered)(struct kevent *k);
+	void (*show_fdinfo)(struct seq_file *m, struct kevent *k);
 };
 
 /**
@@ -117,7 +129,7 @@ struct kevent_callbacks {
  * @node: in queue->tree, keyed by (type, id); queue->mutex
  * @storage_entry: in st->list; st->lock
  * @ready_entry: in queue->ready_list; queue->ready_lock. While INFLIGHT,
- *		 owned by the delivering thread (batch of delivered kevents)
+ *		 owned by the delivering thread (its batch, deliver.c)
  * @event: the request as given by the user; event, req_flags, ret_flags and
  *	   ret_data change under st->lock, the rest is immutable
  * @flags: KEVENT_F_*; queue->ready_lock
@@ -171,6 +183,9 @@ struct kevent_user_account;
  * @marked_ready: times a kevent was put on the ready list
  * @delivered: events copied to user space
  * @wakeups: times a waiting thread was actually woken
+ * @rechecked: dequeues that polled a kevent again (level re-arm,
+ *	       LAST_CHECK, wake-up without a mask)
+ * @stale: of those, kevents found no longer ready and not delivered
  */
 struct kevent_stats {
 	atomic_long_t added;
@@ -178,30 +193,36 @@ struct kevent_stats {
 	atomic_long_t marked_ready;
 	atomic_long_t delivered;
 	atomic_long_t wakeups;
+	atomic_long_t rechecked;
+	atomic_long_t stale;
 };
 
 /**
  * struct kevent_queue - a kevent file's private data
+ * @refs: the queue file's reference, plus temporary ones taken by
+ *	  kevent_release_file() to reach the queue of a dying watched file
  * @mutex: serializes kevent_ctl(), protects @tree and @kevent_num
  * @tree: registered kevents keyed by (type, id.raw_u64)
  * @kevent_num: number of kevents in @tree
  * @ready_lock: IRQ-safe; protects @ready_list, @ready_num and kevent flags
  * @ready_list: FIFO of ready kevents
  * @ready_num: length of @ready_list (read locklessly by waiters)
- * @wq: threads waiting for events, all exclusive
- * @space_wq: kevent_wait() callers waiting for free ring slots
+ * @wq: threads waiting for events, all exclusive; the wake function
+ *	only wakes a thread that can take what is ready (deliver.c)
  * @poll_wq: pollers of the queue fd (select, poll, epoll)
  * @poll_work: wakes @poll_wq outside the locks of the readying source
  * @kick: bumped by KEVENT_CTL_READY with num == 0: waiters leave
  * @waiters: threads sleeping in kevent_get_events()/kevent_wait()
  * @ring_mutex: protects @rs and writes to the user ring
  * @ring: the user ring, NULL if none; immutable
+ * @ring_mm: the address space @ring belongs to (the creator's); immutable
  * @rs: ring indexes
  * @ring_free: free ring slots, a lockless hint for waiters
  * @account: per-user accounting of registered kevents; immutable
  * @stat: counters for fdinfo
  */
 struct kevent_queue {
+	refcount_t refs;
 	struct mutex mutex;		/* kevent_ctl(), the tree */
 	struct rb_root tree;
 	unsigned int kevent_num;
@@ -211,7 +232,6 @@ struct kevent_queue {
 	unsigned int ready_num;
 
 	wait_queue_head_t wq;
-	wait_queue_head_t space_wq;
 	wait_queue_head_t poll_wq;
 	struct irq_work poll_work;
 	atomic_t kick;
@@ -219,6 +239,7 @@ struct kevent_queue {
 
 	struct mutex ring_mutex;	/* ring indexes and ring writes */
 	struct kevent_ring __user *ring;
+	struct mm_struct *ring_mm;
 	struct kevent_ring_state rs;
 	u32 ring_free;
 
@@ -227,6 +248,10 @@ struct kevent_queue {
 };
 
 /* core.c: kevents, storages, the ready list */
+
+/* key of wake-ups that every waiter takes (a kick) */
+#define KEVENT_WAKE_ANY		((void *)1)
+
 const struct kevent_callbacks *kevent_type_callbacks(u32 type);
 struct kevent *kevent_alloc(struct kevent_queue *q, const struct ukevent *uk,
 			    const struct kevent_callbacks *cb);
@@ -234,24 +259,29 @@ void kevent_get(struct kevent *k);
 void kevent_put(struct kevent *k);
 void kevent_storage_init(struct kevent_storage *st, void *origin);
 void kevent_storage_add(struct kevent_storage *st, struct kevent *k);
-void kevent_storage_del(struct kevent_storage *st, struct kevent *k);
+bool kevent_storage_del(struct kevent_storage *st, struct kevent *k);
+int kevent_storage_notify(struct kevent_storage *st,
+			  kevent_callback_t ready_callback, u32 event,
+			  bool *woke);
 int kevent_storage_ready(struct kevent_storage *st,
 			 kevent_callback_t ready_callback, u32 event);
 int kevent_ready(struct kevent *k, u32 event);
 int kevent_ready_checked(struct kevent *k, u32 mask);
-struct kevent *kevent_dequeue_ready(struct kevent_queue *q,
-				    struct ukevent *uk);
-void kevent_finish_delivery(struct kevent_queue *q, struct kevent *k,
-			    const struct ukevent *uk, bool copied);
-void kevent_defer_delivery(struct kevent *k, const struct ukevent *uk,
-			   struct list_head *batch);
-void kevent_finish_deferred(struct kevent_queue *q, struct list_head *batch);
+void kevent_added(struct kevent *k, u32 mask);
+struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
+				bool *recheck);
+void kevent_drop_inflight(struct kevent *k);
+void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk);
+bool kevent_finish_copied(struct kevent *k, u32 fired, u32 req_flags);
+void kevent_queue_wake_one(struct kevent_queue *q);
 void kevent_queue_kick(struct kevent_queue *q);
 
 /* queue.c: the queue object, its tree and its file */
 extern const struct file_operations kevent_fops;
 struct kevent_queue *kevent_queue_alloc(void);
 void kevent_queue_destroy(struct kevent_queue *q);
+bool kevent_queue_tryget(struct kevent_queue *q);
+void kevent_queue_put(struct kevent_queue *q);
 struct kevent_queue *kevent_queue_from_file(struct file *file);
 bool kevent_file_is_queue(const struct file *file);
 int kevent_key_cmp(u32 type, u64 id, const struct kevent *k);
@@ -264,7 +294,7 @@ int kevent_queue_modify(struct kevent_queue *q, const struct ukevent *uk);
 int kevent_queue_remove(struct kevent_queue *q, const struct ukevent *uk);
 int kevent_queue_ready(struct kevent_queue *q, const struct ukevent *uk);
 
-/* syscalls.c: waiting */
+/* deliver.c: waiting, and the one dequeue-copy-finish loop */
 
 /**
  * struct kevent_timeout - a parsed timeout argument
@@ -280,12 +310,45 @@ struct kevent_timeout {
 	bool poll;
 };
 
-#define KEVENT_WAIT_KICKED	2
+struct kevent_sink;
+
+/**
+ * struct kevent_sink_ops - where a system call copies its events
+ * @reserve: called once per pass before anything is dequeued: make room
+ *	     (take locks) and return how many events may be copied, or a
+ *	     negative errno
+ * @copy: copy one event out; 0 or -EFAULT. An event whose copy failed is
+ *	  put back at the head of the ready list and ends the pass
+ * @release: end of the pass (@n events copied): publish, drop locks
+ */
+struct kevent_sink_ops {
+	int (*reserve)(struct kevent_sink *s);
+	int (*copy)(struct kevent_sink *s, const struct ukevent *uk);
+	void (*release)(struct kevent_sink *s, unsigned int n);
+};
+
+/**
+ * struct kevent_sink - one delivery's destination
+ * @ops: how to copy
+ * @q: the queue delivering
+ * @min_nr: events to wait for before a pass (0: never wait)
+ * @need_space: also wait for a free ring slot
+ * @kick: q->kick when the call started
+ */
+struct kevent_sink {
+	const struct kevent_sink_ops *ops;
+	struct kevent_queue *q;
+	unsigned int min_nr;
+	bool need_space;
+	int kick;
+};
 
 int kevent_get_timeout(const struct __kernel_timespec __user *uts,
 		       unsigned int flags, struct kevent_timeout *t);
-int kevent_wait_events(struct kevent_queue *q, unsigned int min_nr,
-		       bool need_space, struct kevent_timeout *t, int kick);
+struct kevent *kevent_dequeue_ready(struct kevent_queue *q,
+				    struct ukevent *uk);
+int kevent_deliver(struct kevent_sink *s);
+long kevent_wait_deliver(struct kevent_sink *s, struct kevent_timeout *t);
 
 /* ring.c: ring index arithmetic */
 u32 kevent_ring_used(const struct kevent_ring_state *rs);

@@ -5,9 +5,9 @@
  *
  * max_user_kevents bounds how many kevents one user may have registered
  * across all of its queues, as epoll's max_user_watches bounds epitems: a
- * kevent pins kernel memory (and, for POLL, a file) for as long as it is
- * registered. The count is kept here, in a small hash of per-uid counters,
- * rather than in struct user_struct, to keep kevent self-contained. A queue
+ * kevent pins kernel memory for as long as it is registered. The count is
+ * kept here, in a small hash of per-uid counters, rather than in struct
+ * user_struct, to keep kevent self-contained. A queue
  * holds a reference to its creator's counter and charges every kevent to
  * it, whoever adds the kevent later (as epoll charges the epoll creator).
  *
@@ -31,8 +31,13 @@
 /* Largest ring accepted by the sysctl: keeps 8 + 40 * N far from 4 GiB. */
 #define KEVENT_RING_ENTRIES_CAP	BIT(24)
 
-/* Memory a registered kevent may pin: itself plus its source's hook. */
-#define KEVENT_ITEM_COST	(sizeof(struct kevent) + 128)
+/*
+ * Memory a registered kevent pins: itself plus its source's part, the
+ * largest being a POLL kevent's (struct kevent_poll and a wait-queue entry
+ * per wait queue of the file, two for most files). A POLL kevent no
+ * longer pins the watched file itself (storage_poll.c).
+ */
+#define KEVENT_ITEM_COST	(sizeof(struct kevent) + 256)
 
 unsigned int kevent_max_ring_entries __read_mostly = 65536;
 static unsigned long kevent_max_user_kevents __read_mostly;

@@ -11,13 +11,15 @@
  * A queue is the private data of a file whose f_op is kevent_fops, which is
  * also how a descriptor is recognised as a queue. Requests are kept in an
  * rbtree keyed by (type, id.raw_u64); the ready list, the waiters and the
- * ring are described in core.c, syscalls.c and ring.c.
+ * ring are described in core.c, deliver.c and ring.c.
  *
- * A queue lives as long as its file. Closing the last descriptor (also at
- * process exit) removes every kevent: timers are cancelled, poll hooks are
- * unregistered and file references dropped before the memory goes. No
- * system call can be running on the queue then (each holds a file
- * reference), so the kevents' references all come from the tree.
+ * A queue lives as long as its file, plus the short while a dying watched
+ * file needs to reach it (kevent_release_file() in storage_poll.c takes a
+ * temporary reference in queue->refs). Closing the last descriptor (also
+ * at process exit) removes every kevent: timers are cancelled and poll
+ * hooks are unregistered before the memory goes. No system call can be
+ * running on the queue then (each holds a file reference), so the
+ * kevents' references all come from the tree.
  *
  *
  * Locking
@@ -27,8 +29,8 @@
  *   - queue->mutex serializes each kevent_ctl() entry, removal (including
  *     ONESHOT removal after delivery) and the fdinfo walk of the tree;
  *   - queue->ring_mutex is taken in fdinfo only to read the ring indexes,
- *     before and apart from queue->mutex (the order is ring_mutex, then
- *     mutex: kevent_wait() removes ONESHOT kevents under ring_mutex).
+ *     before and apart from queue->mutex (the documented order is
+ *     ring_mutex, then mutex).
  *
  *
  * Field protection
@@ -40,12 +42,13 @@
  *   ready_lock           - self (IRQ-safe)
  *   ready_list           - ready_lock
  *   ready_num            - ready_lock for writes, READ_ONCE for waiters
- *   wq, space_wq, poll_wq - their own locks
+ *   refs                 - atomic
+ *   wq, poll_wq          - their own locks
  *   poll_work            - irq_work, synced before the queue is freed
  *   kick, waiters, stat  - atomic
  *   ring_mutex           - self
  *   rs, ring_free        - ring_mutex (ring_free also READ_ONCE by waiters)
- *   ring, account        - immutable after creation
+ *   ring, ring_mm, account - immutable after creation
  */
 
 #include <linux/anon_inodes.h>
@@ -56,6 +59,7 @@
 #include <linux/poll.h>
 #include <linux/rbtree.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -89,12 +93,12 @@ struct kevent_queue *kevent_queue_alloc(void)
 		kfree(q);
 		return NULL;
 	}
+	refcount_set(&q->refs, 1);
 	mutex_init(&q->mutex);
 	q->tree = RB_ROOT;
 	spin_lock_init(&q->ready_lock);
 	INIT_LIST_HEAD(&q->ready_list);
 	init_waitqueue_head(&q->wq);
-	init_waitqueue_head(&q->space_wq);
 	init_waitqueue_head(&q->poll_wq);
 	init_irq_work(&q->poll_work, kevent_poll_work);
 	mutex_init(&q->ring_mutex);
@@ -102,8 +106,39 @@ struct kevent_queue *kevent_queue_alloc(void)
 }
 
 /**
- * kevent_queue_destroy() - remove every kevent of a queue and free it
- * @q: a queue nobody else uses any more
+ * kevent_queue_tryget() - take a temporary reference on a queue
+ * @q: a queue known to be alive (its refs not yet zero)
+ *
+ * Return: true if a reference was taken.
+ */
+bool kevent_queue_tryget(struct kevent_queue *q)
+{
+	return refcount_inc_not_zero(&q->refs);
+}
+
+/**
+ * kevent_queue_put() - drop a queue reference, freeing it on the last one
+ * @q: the queue
+ */
+void kevent_queue_put(struct kevent_queue *q)
+{
+	if (!refcount_dec_and_test(&q->refs))
+		return;
+	WARN_ON_ONCE(!RB_EMPTY_ROOT(&q->tree));
+	WARN_ON_ONCE(!list_empty(&q->ready_list));
+	/* Sources are detached; wait for a poller wake-up still queued. */
+	irq_work_sync(&q->poll_work);
+	kevent_account_put(q->account);
+	if (q->ring_mm)
+		mmdrop(q->ring_mm);
+	mutex_destroy(&q->ring_mutex);
+	mutex_destroy(&q->mutex);
+	kfree(q);
+}
+
+/**
+ * kevent_queue_destroy() - remove every kevent of a queue and drop it
+ * @q: a queue whose file is being released
  */
 void kevent_queue_destroy(struct kevent_queue *q)
 {
@@ -113,13 +148,7 @@ void kevent_queue_destroy(struct kevent_queue *q)
 	while ((node = rb_first(&q->tree)))
 		kevent_remove(q, rb_entry(node, struct kevent, node));
 	mutex_unlock(&q->mutex);
-	WARN_ON_ONCE(!list_empty(&q->ready_list));
-	/* Sources are detached; wait for a poller wake-up still queued. */
-	irq_work_sync(&q->poll_work);
-	kevent_account_put(q->account);
-	mutex_destroy(&q->ring_mutex);
-	mutex_destroy(&q->mutex);
-	kfree(q);
+	kevent_queue_put(q);
 }
 
 /**
@@ -300,21 +329,24 @@ int kevent_queue_add(struct kevent_queue *q, struct ukevent *uk)
 		kevent_put(k);
 		return ret;
 	}
+	/*
+	 * The kevent is INFLIGHT until kevent_added(): a source firing from
+	 * now on only marks it PENDING, so no consumer can deliver it while
+	 * ADD may still report it completed at once.
+	 */
 	ret = cb->enqueue(k);
 	if (ret < 0) {
 		kevent_unlink(q, k, false);
 		return ret;
 	}
-	if (ret > 0) {
-		/* Ready right away: completes, or is queued if asked to. */
-		if (!(uk->req_flags & KEVENT_REQ_ALWAYS_QUEUE)) {
-			uk->ret_data[0] = ret;
-			uk->ret_data[1] = 0;
-			kevent_unlink(q, k, true);
-			return 1;
-		}
-		kevent_ready_checked(k, ret);
+	if (ret > 0 && !(uk->req_flags & KEVENT_REQ_ALWAYS_QUEUE)) {
+		/* Ready right away: the request completes, unregistered. */
+		uk->ret_data[0] = ret;
+		uk->ret_data[1] = 0;
+		kevent_unlink(q, k, true);
+		return 1;
 	}
+	kevent_added(k, ret > 0 ? ret : 0);
 	atomic_long_inc(&q->stat.added);
 	return 0;
 }
@@ -432,6 +464,12 @@ static __poll_t kevent_poll(struct file *file, poll_table *wait)
 	struct kevent_queue *q = file->private_data;
 
 	poll_wait(file, &q->poll_wq, wait);
+	/*
+	 * Order our entry on poll_wq before reading ready_num: pairs with the
+	 * barrier of wq_has_sleeper() in the waker, which writes ready_num
+	 * first (as sock_poll_wait() does).
+	 */
+	smp_mb();
 	return READ_ONCE(q->ready_num) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
@@ -469,6 +507,9 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "delivered:\t%ld\n",
 		   atomic_long_read(&q->stat.delivered));
 	seq_printf(m, "wakeups:\t%ld\n", atomic_long_read(&q->stat.wakeups));
+	seq_printf(m, "rechecked:\t%ld\n",
+		   atomic_long_read(&q->stat.rechecked));
+	seq_printf(m, "stale:\t%ld\n", atomic_long_read(&q->stat.stale));
 	seq_printf(m, "waiters:\t%d\n", atomic_read(&q->waiters));
 	seq_printf(m, "ring_size:\t%u\n", rs.size);
 	seq_printf(m, "ring_kidx:\t%u\n", rs.kidx);
@@ -480,11 +521,14 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 		struct kevent *k = rb_entry(n, struct kevent, node);
 
 		seq_printf(m,
-			   "kevent:\ttype=%u id=0x%llx event=0x%x req_flags=0x%x user=0x%llx state=%s\n",
+			   "kevent:\ttype=%u id=0x%llx event=0x%x req_flags=0x%x user=0x%llx state=%s",
 			   k->event.type, k->event.id.raw_u64,
 			   READ_ONCE(k->event.event),
 			   READ_ONCE(k->event.req_flags), k->event.user_u64,
 			   kevent_state_name(READ_ONCE(k->flags)));
+		if (k->cb->show_fdinfo)
+			k->cb->show_fdinfo(m, k);
+		seq_putc(m, '\n');
 	}
 	mutex_unlock(&q->mutex);
 }

@@ -13,16 +13,39 @@
  * entries in use is the distance from (uover, uidx) to (kover, kidx), which
  * is always between 0 and N, and free slots are N minus that. When the ring
  * is full, ready events stay on the queue's ready list until a commit makes
- * room (and wakes kevent_wait() callers sleeping on queue->space_wq).
+ * room (and wakes the kevent_wait() callers that can now take an event).
+ *
+ * kevent_wait() is a sink of the delivery engine (deliver.c): reserve
+ * takes ring_mutex and counts free slots, copy writes one entry and then
+ * publishes (ring_kidx, ring_over) in one 8-byte store ordered after the
+ * entry, release drops the mutex.
+ *
+ * The ring is memory of the process that created the queue: kevent_wait()
+ * and kevent_commit() are refused (EPERM) in any other address space (a
+ * forked child, a process that received the fd).
  *
  * The arithmetic below works on struct kevent_ring_state only, so that
  * KUnit can check it at the wrap boundaries (kunit.c).
  *
- * Locking: queue->ring_mutex serializes every change of the indexes and
- * every write to the ring, including the copy_to_user() calls; it is
- * outside queue->mutex (a ONESHOT removal after a copy takes the latter).
+ *
+ * Locking
+ * -------
+ *
+ * queue->ring_mutex serializes every change of the indexes and every
+ * write to the ring, including the user copies; it is outside
+ * queue->mutex (deliver.c removes ONESHOT kevents after releasing it, but
+ * fdinfo and earlier code rely on the order).
+ *
+ *
+ * Field protection
+ * ----------------
+ *
+ * queue->rs: ring_mutex. queue->ring_free: ring_mutex for writes, read
+ * locklessly by waiters and the wake function (READ_ONCE).
  */
 
+#include <linux/minmax.h>
+#include <linux/sched.h>
 #include <linux/syscalls.h>
 #include <linux/uaccess.h>
 
@@ -104,47 +127,79 @@ long kevent_ring_commit(struct kevent_ring_state *rs, u32 new_idx, u32 over)
 	return dist;
 }
 
-/*
- * Copy up to @num ready events into the ring, never more than the free
- * slots. ring_kidx/ring_over are published with each event, in one 8-byte
- * store. An event whose copy fails goes back to the head of the ready list.
+/**
+ * struct kevent_ring_sink - kevent_wait()'s destination
+ * @sink: the delivery engine's view
+ * @num: most events the caller asked for
  */
-static int kevent_ring_fill(struct kevent_queue *q, unsigned int num)
+struct kevent_ring_sink {
+	struct kevent_sink sink;
+	unsigned int num;
+};
+
+static int kevent_ring_reserve(struct kevent_sink *s)
 {
+	struct kevent_ring_sink *r = container_of(s, struct kevent_ring_sink,
+						  sink);
+	struct kevent_queue *q = s->q;
+
+	if (mutex_lock_interruptible(&q->ring_mutex))
+		return -EINTR;
+	return min(r->num, kevent_ring_space(&q->rs));
+}
+
+/*
+ * Write one entry at kidx, then publish the new (kidx, over) pair. The
+ * barrier orders the entry before the index, so a reader that sees the
+ * index (and issues its own read barrier) sees the entry.
+ */
+static int kevent_ring_copy(struct kevent_sink *s, const struct ukevent *uk)
+{
+	struct kevent_queue *q = s->q;
 	struct kevent_ring __user *ring = q->ring;
-	struct kevent_ring_state next;
-	LIST_HEAD(batch);
-	struct ukevent uk;
-	struct kevent *k;
-	unsigned int i, n;
-	int ret = 0;
-	struct {
-		u32 kidx;
-		u32 over;
+	struct kevent_ring_state next = q->rs;
+	union {
+		struct {
+			u32 kidx;
+			u32 over;
+		};
+		u64 word;
 	} hdr;
 
 	lockdep_assert_held(&q->ring_mutex);
-	n = min(num, kevent_ring_space(&q->rs));
-	for (i = 0; i < n; i++) {
-		k = kevent_dequeue_ready(q, &uk);
-		if (!k)
-			break;
-		next = q->rs;
-		kevent_ring_advance(&next);
-		hdr.kidx = next.kidx;
-		hdr.over = next.kover;
-		if (copy_to_user(&ring->event[q->rs.kidx], &uk, sizeof(uk)) ||
-		    copy_to_user(ring, &hdr, sizeof(hdr))) {
-			kevent_finish_delivery(q, k, &uk, false);
-			ret = -EFAULT;
-			break;
-		}
-		kevent_defer_delivery(k, &uk, &batch);
-		q->rs = next;
-		WRITE_ONCE(q->ring_free, kevent_ring_space(&next));
-	}
-	kevent_finish_deferred(q, &batch);
-	return i ? i : ret;
+	kevent_ring_advance(&next);
+	hdr.kidx = next.kidx;
+	hdr.over = next.kover;
+	if (copy_to_user(&ring->event[q->rs.kidx], uk, sizeof(*uk)))
+		return -EFAULT;
+	/* entry before index: pairs with the reader's barrier after the load */
+	smp_wmb();
+	if (put_user(hdr.word, (u64 __user *)&ring->ring_kidx))
+		return -EFAULT;
+	q->rs = next;
+	WRITE_ONCE(q->ring_free, kevent_ring_space(&next));
+	return 0;
+}
+
+static void kevent_ring_release(struct kevent_sink *s, unsigned int n)
+{
+	mutex_unlock(&s->q->ring_mutex);
+}
+
+static const struct kevent_sink_ops kevent_ring_sink_ops = {
+	.reserve	= kevent_ring_reserve,
+	.copy		= kevent_ring_copy,
+	.release	= kevent_ring_release,
+};
+
+/* A ring is only reachable from the address space that created it. */
+static int kevent_ring_access(struct kevent_queue *q)
+{
+	if (!q || !q->ring)
+		return -EINVAL;
+	if (current->mm != q->ring_mm)
+		return -EPERM;
+	return 0;
 }
 
 static long kevent_do_wait(struct kevent_queue *q, unsigned int num,
@@ -152,11 +207,19 @@ static long kevent_do_wait(struct kevent_queue *q, unsigned int num,
 			   const struct __kernel_timespec __user *timeout,
 			   unsigned int flags)
 {
+	struct kevent_ring_sink r = {
+		.sink = { .ops = &kevent_ring_sink_ops, .q = q, .min_nr = 1,
+			  .need_space = true },
+		.num = num,
+	};
 	struct kevent_timeout t;
-	bool timed_out, stale;
-	int kick, ret;
+	bool stale;
+	int ret;
 
-	if (!q || !q->ring || !num || (flags & ~KEVENT_FLAGS_MASK))
+	ret = kevent_ring_access(q);
+	if (ret)
+		return ret;
+	if (!num || (flags & ~KEVENT_FLAGS_MASK))
 		return -EINVAL;
 	if (num > KEVENT_MAX_BATCH)
 		return -E2BIG;
@@ -164,28 +227,14 @@ static long kevent_do_wait(struct kevent_queue *q, unsigned int num,
 	if (ret)
 		return ret;
 
-	kick = atomic_read(&q->kick);
+	r.sink.kick = atomic_read(&q->kick);
 	/* The caller's view is stale: events were written since it looked. */
 	mutex_lock(&q->ring_mutex);
 	stale = old_uidx != q->rs.kidx;
 	mutex_unlock(&q->ring_mutex);
 	if (stale)
 		return 0;
-
-	for (;;) {
-		ret = kevent_wait_events(q, 1, true, &t, kick);
-		if (ret < 0)
-			return ret;
-		if (ret == KEVENT_WAIT_KICKED)
-			return 0;
-		timed_out = !ret;
-		if (mutex_lock_interruptible(&q->ring_mutex))
-			return -EINTR;
-		ret = kevent_ring_fill(q, num);
-		mutex_unlock(&q->ring_mutex);
-		if (ret || timed_out)
-			return ret;
-	}
+	return kevent_wait_deliver(&r.sink, &t);
 }
 
 SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,
@@ -206,16 +255,21 @@ static long kevent_do_commit(struct kevent_queue *q, unsigned int new_idx,
 {
 	long ret;
 
-	if (!q || !q->ring)
-		return -EINVAL;
+	ret = kevent_ring_access(q);
+	if (ret)
+		return ret;
 
 	mutex_lock(&q->ring_mutex);
 	ret = kevent_ring_commit(&q->rs, new_idx, over);
-	if (ret > 0) {
+	if (ret > 0)
 		WRITE_ONCE(q->ring_free, kevent_ring_space(&q->rs));
-		wake_up_all(&q->space_wq);
-	}
 	mutex_unlock(&q->ring_mutex);
+	/*
+	 * Free slots: wake the waiters that can now take a ready event (the
+	 * wake function checks each one's condition).
+	 */
+	if (ret > 0 && wq_has_sleeper(&q->wq))
+		__wake_up(&q->wq, TASK_NORMAL, 0, NULL);
 	return ret;
 }
 

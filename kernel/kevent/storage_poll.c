@@ -6,72 +6,91 @@
  * Overview
  * --------
  *
- * id.raw[0] is a descriptor of the caller; event is a mask of POLL* bits
- * (POLLERR and POLLHUP are always reported, as by poll(2) and epoll).
+ * id.raw[0] is a descriptor of the caller at ADD; event is a mask of POLL*
+ * bits (POLLERR and POLLHUP are always reported, as by poll(2) and epoll).
  *
- * Every open file watched by at least one POLL kevent has one storage,
- * struct kevent_poll_storage, found through a global hash keyed by the
- * struct file pointer and shared by all POLL kevents on that file, in any
- * queue; this is what lets KEVENT_REQ_WAKEUP_ONE pick one of them. The
- * storage holds a reference to the file, so the file (and the pointer used
- * as key) stays valid while kevents watch it, even after the descriptor is
- * closed.
+ * Each POLL kevent is hooked on the watched file the way epoll hooks an
+ * epitem: at ADD, in the adder's context, f_op->poll() is called once with
+ * a poll table whose queue function puts one wait-queue entry of this
+ * kevent on each wait queue the file uses (a signalfd thus hooks the
+ * adder's own signal wait queue). The kevent has a storage of its own; the
+ * entries' wake function, kevent_poll_wake(), runs under the wait-queue
+ * head lock, possibly in interrupt context, and passes the wake-up key
+ * (the POLL* mask of what happened) to kevent_storage_notify(). A wake-up
+ * without a key readies the kevent "to be checked": the delivery engine
+ * polls it in process context before delivery. f_op->poll() is otherwise
+ * only called in process context: at ADD and MODIFY, and at dequeue for
+ * KEVENT_REQ_LAST_CHECK and level-triggered re-arms.
  *
- * When the storage is created, f_op->poll() is called once with a poll
- * table whose queue function (like epoll's ep_ptable_queue_proc()) hooks a
- * wait-queue entry on each wait queue the file uses. The entries' wake
- * function, kevent_poll_wake(), runs under the wait-queue head lock,
- * possibly in interrupt context: it passes the wake-up key (the POLL* mask
- * of what happened) to kevent_storage_ready() and never calls f_op->poll().
- * A wake-up without a key readies the kevents with "mask unknown"; the core
- * then checks them with f_op->poll() in process context before delivery.
- * f_op->poll() is otherwise called only in process context: at ADD and
- * MODIFY, for KEVENT_REQ_LAST_CHECK, and to re-arm level-triggered kevents
- * after delivery.
+ * The kevent holds no reference to the file. The file lists its kevents
+ * (file->f_kevent, as file->f_ep lists epitems) and, when its last
+ * reference goes, __fput() calls kevent_release_file(), which removes
+ * them from their queues. So closing every descriptor of a file ends its
+ * kevents, a file never outlives its users because of a kevent, and a
+ * queue reachable from a file it watches (a UNIX socket carrying the queue
+ * fd, an io_uring with the queue registered) is no reference cycle.
+ *
+ * KEVENT_REQ_WAKEUP_ONE kevents are hooked as *exclusive* entries, and
+ * their wake function returns 1 only if it woke a thread of its queue that
+ * can take the event: the file's wake-one then stops there, and otherwise
+ * goes on to the next entry (another queue's kevent, a thread in accept()),
+ * as EPOLLEXCLUSIVE does. A WAKEUP_ONE kevent removed while its event waits
+ * undelivered passes the wake-up on, so a file that stays readable is never
+ * left with no worker told.
  *
  * A kevent queue cannot be polled (ELOOP): a queue watching another queue
- * could form reference and wake-up cycles. Files without f_op->poll are
- * refused with EPERM.
+ * could form wake-up cycles. Files without f_op->poll are refused (EPERM).
  *
  *
  * Locking
  * -------
  *
- *   queue->mutex
- *     > kevent_poll_mutex      (hash, storage users count, hook list)
- *       > wait-queue head lock (add/remove_wait_queue, wake callback)
- *         > storage->lock      (kevent_storage_ready())
+ *   queue->mutex          (ADD, MODIFY, removal; kevent_release_file()
+ *                          takes it per kevent, after picking the kevent
+ *                          under f_lock and dropping f_lock)
+ *     > file->f_lock      (the file's kevent list)
+ *     > wait-queue head lock (add/remove_wait_queue, the wake function)
+ *       > storage->lock   (kevent_storage_notify())
+ *
+ * A dying file and a removal exclude each other through queue->mutex: the
+ * kevent is unlinked from the file only by its removal, under that mutex,
+ * so while a kevent is on f_kevent its queue is alive (queue->refs >= 1)
+ * and the file is alive (its __fput() waits in kevent_release_file()).
+ * Outside the mutex (the dequeue-time check), the file is reached with
+ * get_file_active() on kevent_poll.file, which the removal clears.
  *
  * POLLFREE: a file that frees a wait-queue head while the file lives
  * (signalfd, binder) wakes it with POLLFREE first. The wake function then
  * unhooks its entry and publishes whead = NULL with smp_store_release();
  * the teardown reads whead with smp_load_acquire() under rcu_read_lock()
  * and only removes the entry if it is still hooked, exactly as epoll does
- * (ep_remove_wait_queue()).
+ * (ep_remove_wait_queue()). POLLFREE is not an event.
  *
  *
  * Field protection
  * ----------------
  *
- * struct kevent_poll_storage:
- *   link, users          - kevent_poll_mutex
- *   hooks                - written during creation only, under
- *                          kevent_poll_mutex; read at teardown
- *   file, st             - immutable / storage->lock
+ * struct kevent_poll:
+ *   st, k                - immutable
+ *   file                 - set at ADD; cleared (WRITE_ONCE) by the removal
+ *                          under queue->mutex; read with get_file_active()
+ *   f_link               - file->f_lock
+ *   hooks, exclusive     - queue->mutex (ADD, MODIFY, removal)
+ *   error                - the adding thread, during vfs_poll() at ADD
  *
  * struct kevent_poll_hook:
  *   wait                 - the wait-queue head's lock
- *   whead                - set at creation; cleared by POLLFREE
+ *   whead                - set at ADD; cleared by POLLFREE
  *                          (release/acquire, see above)
- *   ps, next             - immutable
+ *   kp, next             - immutable
  */
 
 #include <linux/file.h>
-#include <linux/hashtable.h>
-#include <linux/mutex.h>
+#include <linux/kevent.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/wait.h>
 
 #include "kevent.h"
@@ -84,46 +103,55 @@
 #define KEVENT_POLL_ALWAYS	(POLLERR | POLLHUP)
 
 /**
- * struct kevent_poll_storage - the storage of one watched open file
- * @st: the storage, shared by every POLL kevent on @file
- * @link: in kevent_poll_hash
- * @file: the watched file (a reference is held)
- * @users: POLL kevents using this storage
+ * struct kevent_poll - a POLL kevent's hook on its file
+ * @st: the kevent's storage
+ * @k: the kevent
+ * @file: the watched file (no reference), NULL once removed
+ * @f_link: in file->f_kevent
  * @hooks: our entries on the file's wait queues
+ * @exclusive: the entries are exclusive (KEVENT_REQ_WAKEUP_ONE)
+ * @error: an allocation of the queue function failed
  */
-struct kevent_poll_storage {
+struct kevent_poll {
 	struct kevent_storage st;
-	struct hlist_node link;
+	struct kevent *k;
 	struct file *file;
-	unsigned int users;
+	struct hlist_node f_link;
 	struct kevent_poll_hook *hooks;
+	bool exclusive;
+	int error;
 };
 
 /**
  * struct kevent_poll_hook - one entry on a wait queue of a watched file
  * @wait: the entry, with kevent_poll_wake() as function
  * @whead: the wait-queue head, NULL once POLLFREE unhooked us
- * @ps: the storage to ready
- * @next: next hook of @ps
+ * @kp: the kevent's hook
+ * @next: next hook of @kp
  */
 struct kevent_poll_hook {
 	wait_queue_entry_t wait;
 	wait_queue_head_t *whead;
-	struct kevent_poll_storage *ps;
+	struct kevent_poll *kp;
 	struct kevent_poll_hook *next;
 };
 
-/* Poll table used to hook a new storage on the file's wait queues. */
+/* Poll table used to hook a new kevent on the file's wait queues. */
 struct kevent_poll_table {
 	poll_table pt;
-	struct kevent_poll_storage *ps;
-	int error;
+	struct kevent_poll *kp;
 };
 
-static DEFINE_MUTEX(kevent_poll_mutex);
-static DEFINE_HASHTABLE(kevent_poll_hash, 8);
+static u32 kevent_poll_interest(const struct kevent *k)
+{
+	return READ_ONCE(k->event.event) | KEVENT_POLL_ALWAYS;
+}
 
-/* Wait-queue callback: any context, head lock held. Never polls. */
+/*
+ * Wait-queue callback: any context, head lock held. Never polls. For an
+ * exclusive entry the return value says whether a thread was woken, so
+ * that a wake-one goes on to the next entry otherwise.
+ */
 static int kevent_poll_wake(wait_queue_entry_t *wait, unsigned int mode,
 			    int sync, void *key)
 {
@@ -131,8 +159,7 @@ static int kevent_poll_wake(wait_queue_entry_t *wait, unsigned int mode,
 						     struct kevent_poll_hook,
 						     wait);
 	__poll_t mask = key_to_poll(key);
-
-	kevent_storage_ready(&hook->ps->st, NULL, mangle_poll(mask));
+	bool woke = false;
 
 	if (mask & POLLFREE) {
 		/* The head is going away: unhook ourselves from it. */
@@ -143,8 +170,10 @@ static int kevent_poll_wake(wait_queue_entry_t *wait, unsigned int mode,
 		 * must be our last access to it.
 		 */
 		smp_store_release(&hook->whead, NULL);
+		return 0;
 	}
-	return 0;
+	kevent_storage_notify(&hook->kp->st, NULL, mangle_poll(mask), &woke);
+	return woke;
 }
 
 static void kevent_poll_queue_proc(struct file *file,
@@ -153,30 +182,34 @@ static void kevent_poll_queue_proc(struct file *file,
 	struct kevent_poll_table *kpt = container_of(pt,
 						     struct kevent_poll_table,
 						     pt);
-	struct kevent_poll_storage *ps = kpt->ps;
+	struct kevent_poll *kp = kpt->kp;
 	struct kevent_poll_hook *hook;
 
-	if (kpt->error)
+	if (kp->error)
 		return;
 	hook = kmalloc(sizeof(*hook), GFP_KERNEL_ACCOUNT);
 	if (!hook) {
-		kpt->error = -ENOMEM;
+		kp->error = -ENOMEM;
 		return;
 	}
 	init_waitqueue_func_entry(&hook->wait, kevent_poll_wake);
 	hook->whead = whead;
-	hook->ps = ps;
-	hook->next = ps->hooks;
-	ps->hooks = hook;
-	add_wait_queue(whead, &hook->wait);
+	hook->kp = kp;
+	hook->next = kp->hooks;
+	kp->hooks = hook;
+	if (kp->exclusive)
+		add_wait_queue_exclusive(whead, &hook->wait);
+	else
+		add_wait_queue(whead, &hook->wait);
 }
 
-static void kevent_poll_unhook(struct kevent_poll_storage *ps)
+/* Take every entry of @kp off its wait queue; @free: and free them. */
+static void kevent_poll_unhook(struct kevent_poll *kp, bool free)
 {
 	struct kevent_poll_hook *hook, *next;
 	wait_queue_head_t *whead;
 
-	for (hook = ps->hooks; hook; hook = next) {
+	for (hook = kp->hooks; hook; hook = next) {
 		next = hook->next;
 		rcu_read_lock();
 		/* See kevent_poll_wake(): NULL means POLLFREE unhooked it. */
@@ -184,76 +217,38 @@ static void kevent_poll_unhook(struct kevent_poll_storage *ps)
 		if (whead)
 			remove_wait_queue(whead, &hook->wait);
 		rcu_read_unlock();
-		kfree(hook);
+		if (free)
+			kfree(hook);
 	}
-	ps->hooks = NULL;
+	if (free)
+		kp->hooks = NULL;
 }
 
-/* Find or create the storage of @file and take a use of it. */
-static struct kevent_poll_storage *kevent_poll_storage_get(struct file *file)
+/* Poll @file for what @k asks for; process context. */
+static u32 kevent_poll_file(struct kevent *k, struct file *file)
 {
-	struct kevent_poll_table kpt = { .error = 0 };
-	struct kevent_poll_storage *ps;
+	u32 interest = kevent_poll_interest(k);
+	poll_table pt;
 
-	mutex_lock(&kevent_poll_mutex);
-	hash_for_each_possible(kevent_poll_hash, ps, link, (unsigned long)file) {
-		if (ps->file == file) {
-			ps->users++;
-			goto out;
-		}
-	}
-
-	ps = kzalloc(sizeof(*ps), GFP_KERNEL_ACCOUNT);
-	if (!ps) {
-		ps = ERR_PTR(-ENOMEM);
-		goto out;
-	}
-	kevent_storage_init(&ps->st, file);
-	ps->file = get_file(file);
-	ps->users = 1;
-
-	kpt.ps = ps;
-	init_poll_funcptr(&kpt.pt, kevent_poll_queue_proc);
-	vfs_poll(file, &kpt.pt);
-	if (kpt.error) {
-		kevent_poll_unhook(ps);
-		fput(file);
-		kfree(ps);
-		ps = ERR_PTR(kpt.error);
-		goto out;
-	}
-	hash_add(kevent_poll_hash, &ps->link, (unsigned long)file);
-out:
-	mutex_unlock(&kevent_poll_mutex);
-	return ps;
-}
-
-static void kevent_poll_storage_put(struct kevent_poll_storage *ps)
-{
-	mutex_lock(&kevent_poll_mutex);
-	if (--ps->users) {
-		mutex_unlock(&kevent_poll_mutex);
-		return;
-	}
-	hash_del(&ps->link);
-	kevent_poll_unhook(ps);
-	mutex_unlock(&kevent_poll_mutex);
-
-	WARN_ON_ONCE(!list_empty(&ps->st.list));
-	fput(ps->file);
-	kfree(ps);
+	init_poll_funcptr(&pt, NULL);
+	pt._key = demangle_poll(interest);
+	return mangle_poll(vfs_poll(file, &pt)) & interest;
 }
 
 /* Process context: what is ready now, among what @k asks for. */
 static u32 kevent_poll_check(struct kevent *k)
 {
-	struct kevent_poll_storage *ps = k->priv;
-	u32 interest = READ_ONCE(k->event.event) | KEVENT_POLL_ALWAYS;
-	poll_table pt;
+	struct kevent_poll *kp = k->priv;
+	struct file *file;
+	u32 mask;
 
-	init_poll_funcptr(&pt, NULL);
-	pt._key = demangle_poll(interest);
-	return mangle_poll(vfs_poll(ps->file, &pt)) & interest;
+	/* A file whose last reference is gone is being unhooked: not ready. */
+	file = get_file_active(&kp->file);
+	if (!file)
+		return 0;
+	mask = kevent_poll_file(k, file);
+	fput(file);
+	return mask;
 }
 
 static int kevent_poll_validate(const struct ukevent *uk)
@@ -263,10 +258,23 @@ static int kevent_poll_validate(const struct ukevent *uk)
 	return 0;
 }
 
+/* Unlink @kp from its file; the caller guarantees the file is alive. */
+static void kevent_poll_unlink_file(struct kevent_poll *kp)
+{
+	struct file *file = kp->file;
+
+	spin_lock(&file->f_lock);
+	hlist_del_init(&kp->f_link);
+	spin_unlock(&file->f_lock);
+	WRITE_ONCE(kp->file, NULL);
+}
+
 static int kevent_poll_enqueue(struct kevent *k)
 {
-	struct kevent_poll_storage *ps;
+	struct kevent_poll_table kpt;
+	struct kevent_poll *kp;
 	struct file *file;
+	u32 mask;
 
 	file = fget(k->event.id.raw[0]);
 	if (!file)
@@ -279,30 +287,92 @@ static int kevent_poll_enqueue(struct kevent *k)
 		fput(file);
 		return -EPERM;
 	}
-	ps = kevent_poll_storage_get(file);
+	kp = kzalloc(sizeof(*kp), GFP_KERNEL_ACCOUNT);
+	if (!kp) {
+		fput(file);
+		return -ENOMEM;
+	}
+	kevent_storage_init(&kp->st, file);
+	kp->k = k;
+	kp->file = file;
+	kp->exclusive = k->event.req_flags & KEVENT_REQ_WAKEUP_ONE;
+	INIT_HLIST_NODE(&kp->f_link);
+	k->priv = kp;
+	kevent_storage_add(&kp->st, k);
+
+	/* Listed on the file while we hold a reference: __fput() sees us. */
+	spin_lock(&file->f_lock);
+	hlist_add_head(&kp->f_link, &file->f_kevent);
+	spin_unlock(&file->f_lock);
+
+	/* Hook and check in one call: a wake-up after the hook is not lost. */
+	kpt.kp = kp;
+	init_poll_funcptr(&kpt.pt, kevent_poll_queue_proc);
+	kpt.pt._key = demangle_poll(kevent_poll_interest(k));
+	mask = mangle_poll(vfs_poll(file, &kpt.pt)) & kevent_poll_interest(k);
+	if (kp->error) {
+		int err = kp->error;
+
+		kevent_poll_unhook(kp, true);
+		kevent_poll_unlink_file(kp);
+		fput(file);
+		return err;
+	}
 	fput(file);
-	if (IS_ERR(ps))
-		return PTR_ERR(ps);
-	k->priv = ps;
-	/* Hook first, then check: a wake-up in between is not lost. */
-	kevent_storage_add(&ps->st, k);
-	return kevent_poll_check(k);
+	return mask;
 }
 
+/*
+ * A WAKEUP_ONE kevent removed while its event waited undelivered may have
+ * been the one the file's wake-one stopped at: if the file is still ready,
+ * wake it again so that another waiter (another queue's kevent) is told.
+ */
+static void kevent_poll_pass_on(struct kevent *k)
+{
+	struct kevent_poll *kp = k->priv;
+	struct kevent_poll_hook *hook;
+	wait_queue_head_t *whead;
+	struct file *file;
+	u32 mask;
+
+	file = get_file_active(&kp->file);
+	if (!file)
+		return;
+	mask = kevent_poll_file(k, file);
+	for (hook = kp->hooks; mask && hook; hook = hook->next) {
+		rcu_read_lock();
+		/* pairs with the release of POLLFREE in kevent_poll_wake() */
+		whead = smp_load_acquire(&hook->whead);
+		if (whead)
+			__wake_up(whead, TASK_NORMAL, 1,
+				  poll_to_key(demangle_poll(mask)));
+		rcu_read_unlock();
+	}
+	fput(file);
+}
+
+/* Queue mutex held (REMOVE, queue close, ONESHOT, the file's release). */
 static void kevent_poll_dequeue(struct kevent *k)
 {
-	kevent_storage_del(k->st, k);
+	struct kevent_poll *kp = k->priv;
+	bool was_ready;
+
+	was_ready = kevent_storage_del(&kp->st, k);
+	if (was_ready && kp->exclusive)
+		kevent_poll_pass_on(k);
+	kevent_poll_unhook(kp, true);
+	kevent_poll_unlink_file(kp);
 }
 
 static void kevent_poll_destroy(struct kevent *k)
 {
-	if (k->priv)
-		kevent_poll_storage_put(k->priv);
+	kfree(k->priv);
 }
 
 /*
  * Storage lock held, any context. @event is the wake-up key as POLL* bits;
- * 0 when the waker gave no key: ready, to be checked at dequeue.
+ * 0 when the waker gave no key: ready, to be checked at dequeue. An
+ * edge-triggered kevent accumulates the edges it has not delivered yet.
  */
 static int kevent_poll_callback(struct kevent *k, u32 event)
 {
@@ -313,8 +383,88 @@ static int kevent_poll_callback(struct kevent *k, u32 event)
 	mask = event & (k->event.event | KEVENT_POLL_ALWAYS);
 	if (!mask)
 		return KEVENT_CB_NOT_READY;
-	k->event.ret_data[0] = mask;
+	if (k->event.req_flags & KEVENT_REQ_ET)
+		k->event.ret_data[0] |= mask;
+	else
+		k->event.ret_data[0] = mask;
 	return KEVENT_CB_READY;
+}
+
+/*
+ * Queue mutex held: new interest or flags. Entries follow WAKEUP_ONE
+ * (exclusive entries go to the tail of their wait queues, as
+ * add_wait_queue_exclusive() puts them); then poll again.
+ */
+static u32 kevent_poll_modify(struct kevent *k)
+{
+	struct kevent_poll *kp = k->priv;
+	bool exclusive = k->event.req_flags & KEVENT_REQ_WAKEUP_ONE;
+	struct kevent_poll_hook *hook;
+	wait_queue_head_t *whead;
+
+	if (exclusive != kp->exclusive) {
+		kp->exclusive = exclusive;
+		for (hook = kp->hooks; hook; hook = hook->next) {
+			rcu_read_lock();
+			/* pairs with the release of POLLFREE in kevent_poll_wake() */
+			whead = smp_load_acquire(&hook->whead);
+			if (whead) {
+				remove_wait_queue(whead, &hook->wait);
+				if (exclusive)
+					add_wait_queue_exclusive(whead,
+								 &hook->wait);
+				else
+					add_wait_queue(whead, &hook->wait);
+			}
+			rcu_read_unlock();
+		}
+	}
+	return kevent_poll_check(k);
+}
+
+/**
+ * kevent_release_file() - remove the POLL kevents of a dying file
+ * @file: a file whose last reference is gone (called from __fput())
+ *
+ * Each kevent is picked under f_lock with references on it and on its
+ * queue, then removed under its queue's mutex; a concurrent removal
+ * (REMOVE, the queue's close) wins or loses that mutex and the loop sees
+ * one entry less either way.
+ *
+ * Context: process; takes queue mutexes.
+ */
+void kevent_release_file(struct file *file)
+{
+	struct kevent_queue *q;
+	struct kevent_poll *kp;
+	struct kevent *k;
+
+	for (;;) {
+		spin_lock(&file->f_lock);
+		if (hlist_empty(&file->f_kevent)) {
+			spin_unlock(&file->f_lock);
+			return;
+		}
+		kp = hlist_entry(file->f_kevent.first, struct kevent_poll,
+				 f_link);
+		k = kp->k;
+		q = k->queue;
+		/* Listed: still in its queue's tree, and the queue alive. */
+		kevent_get(k);
+		if (WARN_ON_ONCE(!kevent_queue_tryget(q))) {
+			hlist_del_init(&kp->f_link);
+			spin_unlock(&file->f_lock);
+			kevent_put(k);
+			continue;
+		}
+		spin_unlock(&file->f_lock);
+
+		mutex_lock(&q->mutex);
+		kevent_remove(q, k);
+		mutex_unlock(&q->mutex);
+		kevent_put(k);
+		kevent_queue_put(q);
+	}
 }
 
 const struct kevent_callbacks kevent_poll_callbacks = {
@@ -324,5 +474,5 @@ const struct kevent_callbacks kevent_poll_callbacks = {
 	.destroy	= kevent_poll_destroy,
 	.callback	= kevent_poll_callback,
 	.check		= kevent_poll_check,
-	.modify		= kevent_poll_check,
+	.modify		= kevent_poll_modify,
 };

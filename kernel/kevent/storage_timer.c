@@ -2,74 +2,102 @@
 /*
  * kevent/storage_timer.c - KEVENT_TIMER: periodic and one-shot timers.
  *
+ *
+ * Overview
+ * --------
+ *
  * The period is id.raw[0] seconds plus id.raw[1] nanoseconds. Each kevent
- * owns an hrtimer on CLOCK_MONOTONIC, first expiring one period after ADD,
- * and re-armed every period unless the kevent is ONESHOT. Expiries that
- * happen before the event is delivered are counted, not queued again:
- * ret_data[1] holds how many there were, ret_data[0] the low 32 bits of
- * CLOCK_MONOTONIC in milliseconds at the last one.
+ * owns an hrtimer on CLOCK_MONOTONIC, first expiring one period after ADD.
  *
- * Expiries are counted from the period, not from the callbacks: each
- * callback accounts for every period elapsed since the last accounted
- * expiry. That lets the timer re-arm no sooner than KEVENT_TIMER_MIN_REARM
- * after a callback, so a user asking for a 1 ns period gets an exact count
- * of expiries without an interrupt storm.
+ * The hrtimer fires once and readies the kevent; it is not re-armed while
+ * that expiry waits undelivered. The expiries are counted at delivery,
+ * from the clock: the snapshot taken when the kevent is dequeued reports
+ * every whole period elapsed since the last delivered expiry (plus the
+ * KEVENT_CTL_READYs, which count as one expiry each), saturating at
+ * U32_MAX, and only once the event reached user space is the count
+ * consumed and the timer re-armed for the next period (as timerfd derives
+ * its count from elapsed time and re-arms when read). A timer nobody reads
+ * thus costs one interrupt, whatever its period, and a period shorter than
+ * the delivery loop still gets an exact count.
  *
- * The hrtimer callback runs in hard interrupt context; it only calls
- * kevent_storage_ready(), whose locks are IRQ-safe. Removal cancels the
- * timer (waiting for a running callback) before the kevent can be freed.
+ * ret_data[1] holds the count, ret_data[0] the low 32 bits of
+ * CLOCK_MONOTONIC in milliseconds at the last expiry counted (at the
+ * READY, when only READYs are counted).
+ *
+ *
+ * Locking
+ * -------
+ *
+ * The hrtimer callback runs in hard interrupt context and only calls
+ * kevent_storage_ready(), whose locks are IRQ-safe. The timer is armed at
+ * ADD and after a delivery, under the storage lock if the kevent is still
+ * linked; removal unlinks under that lock, then cancels the timer (waiting
+ * for a running callback) before the kevent can be freed.
+ *
+ *
+ * Field protection
+ * ----------------
+ *
+ * struct kevent_timer:
+ *   timer                - hrtimer core
+ *   st                   - self
+ *   period, k            - immutable
+ *   last                 - the storage lock once the kevent is registered
+ *                          (written at delivery, read by the snapshot)
+ *   expiring             - the storage lock (set by the filter of the
+ *                          hrtimer's kevent_storage_ready(), consumed by
+ *                          the type callback in the same pass)
+ *   readies              - the storage lock
+ *   snap_periods, snap_readies - the storage lock; the snapshot of the
+ *                          delivery in flight, consumed by ->delivered
  */
 
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/time64.h>
 
 #include "kevent.h"
-
-/* Shortest interval between two callbacks of one periodic timer. */
-#define KEVENT_TIMER_MIN_REARM	(100 * NSEC_PER_USEC)
 
 /**
  * struct kevent_timer - a TIMER kevent's source
  * @timer: the hrtimer
  * @st: the kevent's storage
  * @period: the period
- * @last: the last expiry accounted for; hrtimer callback (or arming, when
- *	  the timer is not queued)
- * @pending: expiries the running hrtimer callback reports; hrtimer
- *	     callback only (it never runs concurrently with itself)
- * @k: the kevent, alive while the timer can run
+ * @last: the last expiry delivered (ADD time before the first)
+ * @expiring: the callback in progress comes from the hrtimer, not READY
+ * @readies: KEVENT_CTL_READYs since the last delivery
+ * @snap_periods: periods reported by the delivery in flight
+ * @snap_readies: READYs reported by the delivery in flight
+ * @k: the kevent
  */
 struct kevent_timer {
 	struct hrtimer timer;
 	struct kevent_storage st;
 	ktime_t period;
 	ktime_t last;
-	u64 pending;
+	bool expiring;
+	u32 readies;
+	u64 snap_periods;
+	u32 snap_readies;
 	struct kevent *k;
 };
 
-/* Arm for the first expiry, one period from now. */
 static void kevent_timer_arm(struct kevent_timer *kt)
 {
-	kt->last = ktime_get();
 	hrtimer_start(&kt->timer, ktime_add_safe(kt->last, kt->period),
 		      HRTIMER_MODE_ABS);
 }
 
-/*
- * kevent_storage_ready() hook, storage lock held: the core counts one
- * firing, add the other periods this expiry accounts for.
- */
-static int kevent_timer_account(struct kevent *k)
+/* Filter of the hrtimer's kevent_storage_ready(): an expiry, not a READY. */
+static int kevent_timer_expiring(struct kevent *k)
 {
 	struct kevent_timer *kt = k->priv;
 
-	if (kt->pending > 1)
-		k->fired += min_t(u64, kt->pending - 1, U32_MAX - k->fired);
+	kt->expiring = true;
 	return 1;
 }
 
@@ -77,24 +105,10 @@ static enum hrtimer_restart kevent_timer_fn(struct hrtimer *timer)
 {
 	struct kevent_timer *kt = container_of(timer, struct kevent_timer,
 					       timer);
-	bool oneshot = READ_ONCE(kt->k->event.req_flags) & KEVENT_REQ_ONESHOT;
-	ktime_t now = hrtimer_cb_get_time(timer);
-	u64 n = 1;
 
-	if (!oneshot) {
-		/* Periods elapsed since the last one accounted: at least 1. */
-		n = max_t(u64, 1, div64_u64(ktime_sub(now, kt->last),
-					    kt->period));
-		kt->last = ktime_add_safe(kt->last, n * kt->period);
-	}
-	kt->pending = n;
-	kevent_storage_ready(&kt->st, kevent_timer_account, KEVENT_TIMER_FIRED);
-	if (oneshot)
-		return HRTIMER_NORESTART;
-	hrtimer_set_expires(timer,
-			    max(ktime_add_safe(kt->last, kt->period),
-				ktime_add_ns(now, KEVENT_TIMER_MIN_REARM)));
-	return HRTIMER_RESTART;
+	kevent_storage_ready(&kt->st, kevent_timer_expiring, KEVENT_TIMER_FIRED);
+	/* Re-armed by kevent_timer_delivered(), once this expiry is read. */
+	return HRTIMER_NORESTART;
 }
 
 static int kevent_timer_validate(const struct ukevent *uk)
@@ -120,6 +134,7 @@ static int kevent_timer_enqueue(struct kevent *k)
 	hrtimer_init(&kt->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	kt->timer.function = kevent_timer_fn;
 	k->priv = kt;
+	kt->last = ktime_get();
 	kevent_storage_add(&kt->st, k);
 	kevent_timer_arm(kt);
 	return 0;
@@ -129,8 +144,9 @@ static void kevent_timer_dequeue(struct kevent *k)
 {
 	struct kevent_timer *kt = k->priv;
 
-	hrtimer_cancel(&kt->timer);
+	/* Unlink first: a delivery finishing meanwhile cannot re-arm. */
 	kevent_storage_del(&kt->st, k);
+	hrtimer_cancel(&kt->timer);
 }
 
 static void kevent_timer_destroy(struct kevent *k)
@@ -139,24 +155,67 @@ static void kevent_timer_destroy(struct kevent *k)
 }
 
 /*
- * Storage lock held; hard interrupt context when the timer expired, process
- * context for KEVENT_CTL_READY (which counts as one expiry).
+ * Storage lock held; hard interrupt context for an expiry, process context
+ * for KEVENT_CTL_READY (which counts as one expiry). The core's firing
+ * count is not used: the snapshot computes the count.
  */
 static int kevent_timer_callback(struct kevent *k, u32 event)
 {
-	k->event.ret_data[0] = (u32)ktime_to_ms(ktime_get());
+	struct kevent_timer *kt = k->priv;
+
+	if (kt->expiring)
+		kt->expiring = false;
+	else if (kt->readies != U32_MAX)
+		kt->readies++;
 	return KEVENT_CB_READY;
 }
 
-/* MODIFY may turn an expired one-shot timer into a periodic one. */
-static u32 kevent_timer_modify(struct kevent *k)
+/* Storage lock held: count the expiries of the delivery being taken. */
+static void kevent_timer_snapshot(struct kevent *k, struct ukevent *uk)
+{
+	struct kevent_timer *kt = k->priv;
+	ktime_t now = ktime_get(), at = now;
+	u64 periods = 0;
+
+	if (ktime_compare(now, ktime_add_safe(kt->last, kt->period)) >= 0) {
+		periods = div64_u64(ktime_sub(now, kt->last), kt->period);
+		if (k->event.req_flags & KEVENT_REQ_ONESHOT)
+			periods = 1;
+		at = ktime_add_safe(kt->last, periods * kt->period);
+	}
+	kt->snap_periods = periods;
+	kt->snap_readies = kt->readies;
+	uk->ret_data[0] = (u32)ktime_to_ms(at);
+	uk->ret_data[1] = min_t(u64, U32_MAX, periods + kt->readies);
+}
+
+/* Process context: the snapshot reached user space; wait for the next. */
+static void kevent_timer_delivered(struct kevent *k)
+{
+	struct kevent_timer *kt = k->priv;
+	unsigned long flags;
+
+	spin_lock_irqsave(&kt->st.lock, flags);
+	kt->last = ktime_add_safe(kt->last, kt->snap_periods * kt->period);
+	kt->readies -= min(kt->readies, kt->snap_readies);
+	kt->snap_periods = 0;
+	kt->snap_readies = 0;
+	/*
+	 * Re-arm unless removed, under the storage lock: the removal path
+	 * unlinks under it before it cancels the timer, so a timer armed
+	 * here is always cancelled there.
+	 */
+	if (!list_empty(&k->storage_entry) &&
+	    !(k->event.req_flags & KEVENT_REQ_ONESHOT))
+		kevent_timer_arm(kt);
+	spin_unlock_irqrestore(&kt->st.lock, flags);
+}
+
+static void kevent_timer_show_fdinfo(struct seq_file *m, struct kevent *k)
 {
 	struct kevent_timer *kt = k->priv;
 
-	if (!(READ_ONCE(k->event.req_flags) & KEVENT_REQ_ONESHOT) &&
-	    !hrtimer_active(&kt->timer))
-		kevent_timer_arm(kt);
-	return 0;
+	seq_printf(m, " armed=%d", hrtimer_is_queued(&kt->timer) ? 1 : 0);
 }
 
 const struct kevent_callbacks kevent_timer_callbacks = {
@@ -165,5 +224,7 @@ const struct kevent_callbacks kevent_timer_callbacks = {
 	.dequeue	= kevent_timer_dequeue,
 	.destroy	= kevent_timer_destroy,
 	.callback	= kevent_timer_callback,
-	.modify		= kevent_timer_modify,
+	.snapshot	= kevent_timer_snapshot,
+	.delivered	= kevent_timer_delivered,
+	.show_fdinfo	= kevent_timer_show_fdinfo,
 };
