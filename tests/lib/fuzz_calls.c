@@ -429,10 +429,15 @@ void op_init(void)
 	if (flags & ~KEVENT_INIT_MASK)
 		werr |= B_EINVAL;
 	if (ring.p || size) {
-		if (size < 2 || size > fzw.max_ring)
+		if (size < 2 || size > fzw.max_ring) {
 			werr |= B_EINVAL;
-		else if (ring.rw < bytes)
-			werr |= B_EFAULT;
+		} else {
+			/* the header is published in one 8-byte store */
+			if ((uintptr_t)ring.p % 8)
+				werr |= B_EINVAL;
+			if (ring.rw < bytes)
+				werr |= B_EFAULT;
+		}
 	}
 	if (ring.kind == P_A && ring.rw >= 8)
 		memset(ring.p, 0x5a, 8);	/* the kernel must zero the header */

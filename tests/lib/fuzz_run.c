@@ -79,7 +79,8 @@ static void q_open(int qi, enum qkind kind)
 	case Q_RING:
 	case Q_URING:
 		q->size = 2 + kst_below(&fzw.r, 7);
-		q->off = kind == Q_URING ? 1 + kst_below(&fzw.r, 7) : 0;
+		/* Q_URING: a ring that does not start its page (8-byte aligned, as required) */
+		q->off = kind == Q_URING ? 8 * (1 + kst_below(&fzw.r, 7)) : 0;
 		q->maplen = (8 + q->off + q->size * sizeof(struct ukevent) + PAGE - 1) & ~(size_t)(PAGE - 1);
 		q->map = mmap(NULL, q->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		KT_ASSERT(q->map != MAP_FAILED);
@@ -116,6 +117,19 @@ static void op_churn(void)
 	}
 	for (int i = 0; i < fzw.nfds; i++)
 		if (fzw.fds[i].kind == F_PIPE_R) {
+			/*
+			 * The pipe's last references go: its POLL kevents are
+			 * removed from every queue, as epoll's items are.
+			 */
+			for (int q = 0; q < NQ; q++)
+				for (int k = fzw.q[q].n - 1; k >= 0; k--) {
+					struct mkev *mk = &fzw.q[q].k[k];
+
+					if (mk->type == KEVENT_POLL &&
+					    ((int)(uint32_t)mk->id == fzw.fds[i].fd ||
+					     (int)(uint32_t)mk->id == fzw.fds[i + 1].fd))
+						m_del(&fzw.q[q], mk);
+				}
 			close(fzw.fds[i].fd);
 			close(fzw.fds[i + 1].fd);
 			KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));

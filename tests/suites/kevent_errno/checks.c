@@ -151,13 +151,10 @@ static void row_I10(struct env *e)
 
 static void row_I11(struct env *e)
 {
-	int s;
-
-	memset(e->m + 1, 0x77, 8);
-	s = (int)CALL(0, kevent_init((struct kevent_ring *)(e->m + 1), 8, 0));
-	KT_EXPECT(!memcmp(e->m + 1, "\0\0\0\0\0\0\0\0", 8));
-	if (s >= 0)
-		close(s);
+	memset(e->m, 0x77, 16);
+	CALL(0, kevent_init((struct kevent_ring *)(e->m + 1), 8, 0));
+	CALL(1, kevent_init((struct kevent_ring *)(e->m + 4), 8, 0));
+	KT_EXPECT(!memcmp(e->m, "\x77\x77\x77\x77\x77\x77\x77\x77", 8));
 }
 
 static void row_I13(struct env *e)
@@ -580,6 +577,49 @@ static void row_K6(struct env *e)
 }
 
 /* nothing consumed */
+/*
+ * kevent_wait() (or kevent_commit()) on rfd in a forked child, another
+ * address space: its return value, with errno as the child saw it.
+ */
+static long ring_call_in_child(struct env *e, bool commit)
+{
+	long res[2] = { 0, 0 };
+	int pfd[2], status;
+	pid_t pid;
+
+	KT_ASSERT_OK(pipe(pfd));
+	pid = fork();
+	KT_ASSERT(pid >= 0);
+	if (!pid) {
+		errno = 0;
+		res[0] = commit ? kevent_commit(e->rfd, 0, 0) :
+				  kevent_wait(e->rfd, 1, 0, &e->ts0, 0);
+		res[1] = errno;
+		_exit(write(pfd[1], res, sizeof(res)) == sizeof(res) ? 0 : 1);
+	}
+	close(pfd[1]);
+	KT_ASSERT(read(pfd[0], res, sizeof(res)) == sizeof(res));
+	close(pfd[0]);
+	KT_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	errno = (int)res[1];
+	return res[0];
+}
+
+static void row_W11(struct env *e)
+{
+	ring_one_written(e);
+	CALL(0, ring_call_in_child(e, false));
+	/* the creator still works */
+	KT_EXPECT_EQ(kevent_commit(e->rfd, 1, 0), 1);
+}
+
+static void row_K8(struct env *e)
+{
+	ring_one_written(e);
+	CALL(0, ring_call_in_child(e, true));
+	KT_EXPECT_EQ(kevent_commit(e->rfd, 1, 0), 1);
+}
+
 static void row_K7(struct env *e)
 {
 	ring_one_written(e);
@@ -614,8 +654,8 @@ const struct check errno_checks[] = {
 	CHECK(G1), CHECK(G2), CHECK(G3), CHECK(G4), CHECK(G5), CHECK(G6), CHECK(G7),
 	CHECK(G8), CHECK(G9), CHECK(G10), CHECK(G11), CHECK(G12),
 	CHECK(W1), CHECK(W2), CHECK(W3), CHECK(W4), CHECK(W5), CHECK(W6), CHECK(W7),
-	CHECK(W8), CHECK(W9), CHECK(W10),
-	CHECK(K1), CHECK(K2), CHECK(K3), CHECK(K4), CHECK(K5), CHECK(K6), CHECK(K7),
+	CHECK(W8), CHECK(W9), CHECK(W10), CHECK(W11),
+	CHECK(K1), CHECK(K2), CHECK(K3), CHECK(K4), CHECK(K5), CHECK(K6), CHECK(K7), CHECK(K8),
 	CHECK(S2),
 };
 
