@@ -129,7 +129,7 @@ line ~ /^\[ *[0-9]+\.[0-9]+\] / {
 		# A suite's own verdict: its tests were counted one by one, but a
 		# suite that failed with no failing test (crash, timeout) counts.
 		if (!ok && !child_failed[d + 1])
-			fail(sprintf("%s: suite failed%s", full, diag[d + 1] diag[d]))
+			fail(full ": suite failed" diag[d + 1] diag[d])
 		child_failed[d + 1] = 0
 		delete deeper[d]
 		delete plan[d + 1]
@@ -145,7 +145,9 @@ line ~ /^\[ *[0-9]+\.[0-9]+\] / {
 	else if (ok)
 		passed++
 	else {
-		fail(sprintf("%s%s", full, diag[d]))
+		# Concatenation, not sprintf(): mawk's sprintf() has an 8 KiB
+		# buffer, and a failing test's diagnostics can be longer.
+		fail(full diag[d])
 		child_failed[d] = 1
 	}
 	diag[d] = ""
