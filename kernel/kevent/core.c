@@ -293,6 +293,19 @@ void kevent_queue_wake_one(struct kevent_queue *q)
 		kevent_queue_wake(q, true);
 }
 
+/*
+ * Does readying @k wake one thread of its queue (KEVENT_REQ_WAKEUP_ONE,
+ * the EPOLLEXCLUSIVE way) rather than all of them?
+ */
+static bool kevent_wakes_one(const struct kevent *k)
+{
+	/* LAB(03) begin: a WAKEUP_ONE kevent wakes one thread, not the herd */
+	if (k->event.req_flags & KEVENT_REQ_WAKEUP_ONE)
+		return true;
+	/* LAB(03) end */
+	return false;
+}
+
 /* Results of kevent_fire_locked(). */
 #define KEVENT_FIRE_IGNORED	0	/* not for this kevent */
 #define KEVENT_FIRE_TAKEN	1	/* recorded; nobody woken for it */
@@ -321,8 +334,7 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 	} else if (!(k->flags & KEVENT_F_READY)) {
 		kevent_link_ready(q, k, false);
 		atomic_long_inc(&q->stat.marked_ready);
-		woken = kevent_queue_wake(q, k->event.req_flags &
-					  KEVENT_REQ_WAKEUP_ONE);
+		woken = kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	spin_unlock(&q->ready_lock);
 	return woken ? KEVENT_FIRE_WOKE : KEVENT_FIRE_TAKEN;
@@ -363,16 +375,20 @@ int kevent_storage_notify(struct kevent_storage *st,
 
 	spin_lock_irqsave(&st->lock, flags);
 	list_for_each_entry(k, &st->list, storage_entry) {
-		one = k->event.req_flags & KEVENT_REQ_WAKEUP_ONE;
+		one = kevent_wakes_one(k);
+		/* LAB(03) begin: one WAKEUP_ONE wake-up per firing */
 		if (one && one_woke)
 			continue;
+		/* LAB(03) end */
 		if (ready_callback && ready_callback(k) <= 0)
 			continue;
 		ret = kevent_fire_locked(st, k, event, true);
 		if (ret != KEVENT_FIRE_IGNORED)
 			n++;
+		/* LAB(03) begin: did a WAKEUP_ONE kevent wake a thread? */
 		if (one && ret == KEVENT_FIRE_WOKE)
 			one_woke = true;
+		/* LAB(03) end */
 	}
 	spin_unlock_irqrestore(&st->lock, flags);
 	if (woke)
@@ -469,7 +485,7 @@ void kevent_added(struct kevent *k, u32 mask)
 	    (mask || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, false);
 		atomic_long_inc(&q->stat.marked_ready);
-		kevent_queue_wake(q, k->event.req_flags & KEVENT_REQ_WAKEUP_ONE);
+		kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	k->flags &= ~KEVENT_F_PENDING;
 	spin_unlock(&q->ready_lock);
@@ -552,8 +568,7 @@ static void kevent_end_inflight(struct kevent *k, bool requeue, bool head,
 		if (k->flags & KEVENT_F_PENDING)
 			atomic_long_inc(&q->stat.marked_ready);
 		if (wake || (k->flags & KEVENT_F_PENDING))
-			kevent_queue_wake(q, k->event.req_flags &
-					  KEVENT_REQ_WAKEUP_ONE);
+			kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	k->flags &= ~KEVENT_F_PENDING;
 }

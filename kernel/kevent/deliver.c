@@ -238,25 +238,31 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 	unsigned int budget = READ_ONCE(q->ready_num) + 1;
 	struct kevent *k;
 	bool recheck;
-	u32 mask;
 
 	while (budget--) {
 		k = kevent_pop_ready(q, uk, &recheck);
 		if (!k)
 			return NULL;
-		if (!k->cb->check ||
-		    !(recheck || (uk->req_flags & KEVENT_REQ_LAST_CHECK)))
-			return k;
-		atomic_long_inc(&q->stat.rechecked);
-		mask = k->cb->check(k);
-		if (mask) {
+		/* LAB(04) begin: poll again a kevent that asks for it, drop it if stale */
+		if (k->cb->check &&
+		    (recheck || (uk->req_flags & KEVENT_REQ_LAST_CHECK))) {
+			u32 mask;
+
+			atomic_long_inc(&q->stat.rechecked);
+			mask = k->cb->check(k);
+			if (!mask) {
+				/* LAB(08) begin: count the kevents found stale */
+				atomic_long_inc(&q->stat.stale);
+				/* LAB(08) end */
+				kevent_drop_inflight(k);
+				kevent_put(k);
+				continue;
+			}
 			/* kevent_requeue_failed() keeps it if the copy fails */
 			uk->ret_data[0] = mask;
-			return k;
 		}
-		atomic_long_inc(&q->stat.stale);
-		kevent_drop_inflight(k);
-		kevent_put(k);
+		/* LAB(04) end */
+		return k;
 	}
 	return NULL;
 }

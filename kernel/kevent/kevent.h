@@ -194,7 +194,9 @@ struct kevent_stats {
 	atomic_long_t delivered;
 	atomic_long_t wakeups;
 	atomic_long_t rechecked;
+	/* LAB(08) begin: the counter */
 	atomic_long_t stale;
+	/* LAB(08) end */
 };
 
 /**

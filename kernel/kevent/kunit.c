@@ -392,7 +392,9 @@ static void kevent_ready_level_and_et(struct kunit *test)
 	ctx->check = 0;
 	KUNIT_EXPECT_EQ(test, deliver(test, NULL), -1);
 	KUNIT_EXPECT_EQ(test, ready_num(test), 0);
+	/* LAB(08) begin: the drop is counted */
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->q->stat.stale), 1);
+	/* LAB(08) end */
 }
 
 /* LAST_CHECK: not ready any more at dequeue goes back to waiting. */

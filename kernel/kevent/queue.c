@@ -509,7 +509,9 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "wakeups:\t%ld\n", atomic_long_read(&q->stat.wakeups));
 	seq_printf(m, "rechecked:\t%ld\n",
 		   atomic_long_read(&q->stat.rechecked));
+	/* LAB(08) begin: show it */
 	seq_printf(m, "stale:\t%ld\n", atomic_long_read(&q->stat.stale));
+	/* LAB(08) end */
 	seq_printf(m, "waiters:\t%d\n", atomic_read(&q->waiters));
 	seq_printf(m, "ring_size:\t%u\n", rs.size);
 	seq_printf(m, "ring_kidx:\t%u\n", rs.kidx);

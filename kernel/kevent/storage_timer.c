@@ -106,7 +106,9 @@ static enum hrtimer_restart kevent_timer_fn(struct hrtimer *timer)
 	struct kevent_timer *kt = container_of(timer, struct kevent_timer,
 					       timer);
 
+	/* LAB(05) begin: report the expiry through the kevent's storage */
 	kevent_storage_ready(&kt->st, kevent_timer_expiring, KEVENT_TIMER_FIRED);
+	/* LAB(05) end */
 	/* Re-armed by kevent_timer_delivered(), once this expiry is read. */
 	return HRTIMER_NORESTART;
 }
@@ -177,12 +179,14 @@ static void kevent_timer_snapshot(struct kevent *k, struct ukevent *uk)
 	ktime_t now = ktime_get(), at = now;
 	u64 periods = 0;
 
+	/* LAB(05) begin: count the whole periods elapsed since kt->last */
 	if (ktime_compare(now, ktime_add_safe(kt->last, kt->period)) >= 0) {
 		periods = div64_u64(ktime_sub(now, kt->last), kt->period);
 		if (k->event.req_flags & KEVENT_REQ_ONESHOT)
 			periods = 1;
 		at = ktime_add_safe(kt->last, periods * kt->period);
 	}
+	/* LAB(05) end */
 	kt->snap_periods = periods;
 	kt->snap_readies = kt->readies;
 	uk->ret_data[0] = (u32)ktime_to_ms(at);
@@ -205,9 +209,11 @@ static void kevent_timer_delivered(struct kevent *k)
 	 * unlinks under it before it cancels the timer, so a timer armed
 	 * here is always cancelled there.
 	 */
+	/* LAB(05) begin: re-arm for the next period unless removed or ONESHOT */
 	if (!list_empty(&k->storage_entry) &&
 	    !(k->event.req_flags & KEVENT_REQ_ONESHOT))
 		kevent_timer_arm(kt);
+	/* LAB(05) end */
 	spin_unlock_irqrestore(&kt->st.lock, flags);
 }
 
