@@ -3,8 +3,8 @@
 # Variables: DEBUG=1 (debug kernel variant), T="suite ..." (guest suites to
 # run), V=1 (show the guest console during make test), HOST=0 (skip the host
 # checks), GDB=1 (make vm with a gdb stub for make gdb-attach),
-# WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), KLAB_BUILD=DIR
-# (build directory, default ./build).
+# WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), EX=exercise
+# (make lab-*), KLAB_BUILD=DIR (build directory, default ./build).
 #
 # None of them reaches the kernel's own make: scripts/kernel.sh runs it with
 # a clean environment (see make kernel-cmd), so V=1 here never means a
@@ -28,7 +28,7 @@ help: ## this list
 	@echo "kevent lab - make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
-	@echo "Variables: DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1 WALK=walk SRC=source KLAB_BUILD=dir"
+	@echo "Variables: DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1 WALK=walk SRC=source EX=exercise KLAB_BUILD=dir"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
 deps: ## install the Debian packages the lab needs (idempotent)
@@ -68,7 +68,8 @@ test: ## build everything, run host checks and all guest suites, summarise
 
 check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
 	@$(S)/kernel.sh check
-	@shellcheck $(S)/*.sh .ci/run
+	@shellcheck -x $(S)/*.sh .ci/run lab/*/check.sh
+	@shellcheck -s sh lab/*/trace.sh
 	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
 
 clean: ## remove build outputs of the lab (keeps the extracted tree and the compiler cache)
@@ -82,3 +83,25 @@ distclean: ## remove the whole build directory (the compiler cache is kept: see 
 .PHONY: gdb-docs
 gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's transcripts from them
 	@$(S)/gdb-docs.sh --run
+
+# The exercises of lab/ (lab/README.md); the logic is in scripts/lab.sh.
+.PHONY: lab-list lab-start lab-check lab-reset lab-validate test-all
+lab-list: ## list the exercises of lab/ and their status
+	@$(S)/lab.sh list
+
+lab-start: ## start exercise EX=name|number on its own branch lab/<name> (refuses if the tree is dirty)
+	@$(S)/lab.sh start "$(EX)"
+
+lab-check: deps ## build, boot and run exercise EX's checks, pass/fail and the next hint; EX=all: grade table
+	@$(S)/lab.sh check "$(EX)"
+
+lab-reset: ## leave the exercise branch, back to where lab-start was run
+	@$(S)/lab.sh reset
+
+lab-validate: deps ## CI: every exercise's start FAILS its checker, the reference PASSES (EX="01 03" for some)
+	@$(S)/lab.sh validate $(EX)
+
+test-all: ## everything: make test, make test DEBUG=1, make lab-validate (all exercises)
+	@$(S)/test.sh
+	@DEBUG=1 HOST=0 $(S)/test.sh
+	@$(S)/lab.sh validate
