@@ -89,7 +89,7 @@ gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's tr
 lab-list: ## list the exercises of lab/ and their status
 	@$(S)/lab.sh list
 
-lab-start: ## start exercise EX=name|number on its own branch lab/<name> (refuses if the tree is dirty)
+lab-start: ## start exercise EX=name|number on its own branch lab-<name> (refuses if the tree is dirty)
 	@$(S)/lab.sh start "$(EX)"
 
 lab-check: deps ## build, boot and run exercise EX's checks, pass/fail and the next hint; EX=all: grade table

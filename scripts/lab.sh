@@ -3,9 +3,9 @@
 # and prove in CI that every exercise is valid.
 #
 #   scripts/lab.sh list               the exercises and their status
-#   scripts/lab.sh start EX           the starting point of EX on branch lab/EX
+#   scripts/lab.sh start EX           the starting point of EX on branch lab-EX
 #   scripts/lab.sh check EX|all       build, boot, run EX's checks (all: a
-#                                     grade table of every lab/* branch)
+#                                     grade table of every lab-EX branch)
 #   scripts/lab.sh reset              back to the branch lab-start left
 #   scripts/lab.sh gen EX DIR         write EX's starting point into DIR, a
 #                                     copy of the reference (no git needed)
@@ -71,6 +71,12 @@ conf() {
 
 num() {
 	echo "${1%%-*}"
+}
+
+# The branch of an exercise: lab-03-wakeup-one. A flat name, because a
+# branch named "lab" would make every lab/<name> impossible to create.
+branch_of() {
+	echo "lab-$1"
 }
 
 # hints EX: the hints of lab/EX/README.md, one per line (the numbered items
@@ -171,12 +177,12 @@ cmd_start() {
 		git -C "$KLAB_ROOT" status --short --untracked-files=no >&2
 		die "uncommitted changes (above): commit or stash them first, lab-start never overwrites work"
 	fi
-	branch=lab/$ex
+	branch=$(branch_of "$ex")
 	origin=$(current_branch)
 	# The place to return to is where the student was before any exercise;
 	# starting a second exercise from a lab/ branch keeps the first origin.
 	case "$origin" in
-	lab/*) base=$(cat "$st/origin" 2>/dev/null || echo HEAD) ;;
+	lab-[0-9][0-9]-*) base=$(cat "$st/origin" 2>/dev/null || echo HEAD) ;;
 	*) base=$origin; echo "$origin" >"$st/origin" ;;
 	esac
 	if git -C "$KLAB_ROOT" rev-parse --verify --quiet "refs/heads/$branch" >/dev/null; then
@@ -210,7 +216,7 @@ cmd_reset() {
 	git -C "$KLAB_ROOT" switch --quiet "$origin" 2>/dev/null ||
 		git -C "$KLAB_ROOT" switch --quiet --detach "$origin"
 	rm -f "$st/origin"
-	echo "lab: back on $origin; your exercise branches stay: git branch --list 'lab/*'"
+	echo "lab: back on $origin; your exercise branches stay: git branch --list 'lab-[0-9]*'"
 }
 
 # ---------------------------------------------------------------------------
@@ -342,8 +348,8 @@ check_one() {
 	st=$(state_dir)
 	branch=$(current_branch 2>/dev/null || true)
 	echo "lab-check $ex: $(conf "$ex" title)"
-	if [ "$branch" != "lab/$ex" ] && [ -z "${LAB_QUIET_BRANCH:-}" ]; then
-		echo "  (note: checking this checkout on '$branch', not the exercise branch lab/$ex)"
+	if [ "$branch" != "$(branch_of "$ex")" ] && [ -z "${LAB_QUIET_BRANCH:-}" ]; then
+		echo "  (note: checking this checkout on '$branch', not the exercise branch $(branch_of "$ex"))"
 	fi
 	check_tree "$ex" "$KLAB_ROOT" || rc=1
 	if [ "$rc" = 0 ]; then
@@ -357,7 +363,7 @@ check_one() {
 	return "$rc"
 }
 
-# check all: grade every exercise from its branch lab/EX, each in a scratch
+# check all: grade every exercise from its branch lab-EX, each in a scratch
 # copy (git archive), so the checkout is never switched; an exercise never
 # started scores 0.
 check_all() {
@@ -372,14 +378,14 @@ check_all() {
 		pts=$(conf "$ex" points)
 		pts=${pts:-10}
 		total=$((total + pts))
-		if ! commit=$(git -C "$KLAB_ROOT" rev-parse --verify --quiet "refs/heads/lab/$ex"); then
+		if ! commit=$(git -C "$KLAB_ROOT" rev-parse --verify --quiet "refs/heads/$(branch_of "$ex")"); then
 			printf '%-22s %-10s %-9s %3s/%-3s\n' "$ex" "-" "not started" 0 "$pts" >>"$table"
 			continue
 		fi
 		rm -rf "$scratch/tree"
 		mkdir -p "$scratch/tree"
 		git -C "$KLAB_ROOT" archive "$commit" | tar -x -C "$scratch/tree"
-		echo "== $ex (branch lab/$ex, ${commit:0:10})"
+		echo "== $ex (branch $(branch_of "$ex"), ${commit:0:10})"
 		rc=0
 		LAB_QUIET_BRANCH=1 check_tree "$ex" "$scratch/tree" || rc=1
 		if [ "$rc" = 0 ]; then
@@ -414,7 +420,7 @@ cmd_list() {
 	printf '   %-22s %-6s %-7s %-12s %s\n' exercise needs time status title
 	for ex in $(exercises); do
 		status="-"
-		if git -C "$KLAB_ROOT" rev-parse --verify --quiet "refs/heads/lab/$ex" >/dev/null 2>&1; then
+		if git -C "$KLAB_ROOT" rev-parse --verify --quiet "refs/heads/$(branch_of "$ex")" >/dev/null 2>&1; then
 			status=started
 		fi
 		if [ -f "$st/status-$ex" ]; then
@@ -422,7 +428,7 @@ cmd_list() {
 			status=$s
 		fi
 		branch=" "
-		[ "$cur" = "lab/$ex" ] && branch="*"
+		[ "$cur" = "$(branch_of "$ex")" ] && branch="*"
 		printf ' %s %-22s %-6s %-7s %-12s %s\n' "$branch" "$ex" "$(conf "$ex" needs)" \
 			"$(conf "$ex" time)" "$status" "$(conf "$ex" title)"
 	done
