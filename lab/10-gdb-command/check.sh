@@ -23,4 +23,9 @@ rc=0
 sed -n '/^\(ok\|FAIL\|#\) /p' "$out/gdb.log"
 grep -E 'Error|error:|Traceback' "$out/gdb.log" | head -n 5 | sed 's/^/# gdb: /' || true
 wait "$stub_pid" || true
+# gdb -batch exits 0 when a later command (detach) succeeds after a failed
+# one: the verdict is check.py's last line, and every check must have run.
+if ! grep -qx '# 0 failure(s)' "$out/gdb.log" || [ "$(grep -c '^ok ' "$out/gdb.log")" -ne 3 ]; then
+	rc=1
+fi
 exit "$rc"
