@@ -27,6 +27,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 labdir=$KLAB_ROOT/lab
+# The scripts of a scratch copy (validate, check all) must build in this
+# checkout's build directory, not in a cold one of their own.
+export KLAB_BUILD
 
 # Per-checkout state (status, hint level, where lab-start came from) lives
 # in the git directory, so no branch switch ever carries or loses it.
