@@ -268,6 +268,17 @@ check_suites() {
 	[ -n "$suites" ] || return 0
 	debug=0
 	[ "$(conf "$ex" needs "$root")" = debug ] && debug=1
+	# The guest's runner skips a suite it does not have: a suite the
+	# student has to write (08) must exist, or nothing would check it.
+	local name missing=""
+	for name in $suites; do
+		[ "$name" = kunit ] || [ -f "$root/tests/suites/$name.c" ] ||
+			[ -d "$root/tests/suites/$name" ] || missing="$missing $name"
+	done
+	if [ -n "$missing" ]; then
+		report 1 "guest suites:$missing missing (write tests/suites/<name>.c)" || true
+		return 1
+	fi
 	# lab.conf's timeout (seconds) bounds a guest that a planted bug hangs.
 	timeout=$(conf "$ex" timeout "$root")
 	timeout=${LAB_START_TIMEOUT:-${timeout:-600}}

@@ -29,8 +29,14 @@ inputs() {
 	for f in "$KLAB_ROOT"/rootfs/bin/*; do
 		[ -f "$f" ] && echo "$f bin/$(basename "$f")"
 	done
+	# Only suites that still have a source: a binary left in tests/bin by
+	# an earlier build of a suite since removed (or not yet written, as in
+	# a lab exercise's start) must not run.
 	for f in "$KLAB_ROOT"/tests/bin/suites/*; do
-		[ -f "$f" ] && echo "$f tests/suites/$(basename "$f")"
+		[ -f "$f" ] || continue
+		[ -f "$KLAB_ROOT/tests/suites/$(basename "$f").c" ] ||
+			[ -d "$KLAB_ROOT/tests/suites/$(basename "$f")" ] || continue
+		echo "$f tests/suites/$(basename "$f")"
 	done
 	for f in "$KLAB_ROOT"/bench/bin/* "$KLAB_ROOT"/gdb/bin/*; do
 		[ -f "$f" ] && echo "$f bin/$(basename "$f")"
