@@ -270,15 +270,21 @@ check_suites() {
 	[ "$(conf "$ex" needs "$root")" = debug ] && debug=1
 	# The guest's runner skips a suite it does not have: a suite the
 	# student has to write (08) must exist, or nothing would check it.
-	local name missing=""
+	local name missing="" present=""
 	for name in $suites; do
-		[ "$name" = kunit ] || [ -f "$root/tests/suites/$name.c" ] ||
-			[ -d "$root/tests/suites/$name" ] || missing="$missing $name"
+		if [ "$name" = kunit ] || [ -f "$root/tests/suites/$name.c" ] ||
+			[ -d "$root/tests/suites/$name" ]; then
+			present="$present $name"
+		else
+			missing="$missing $name"
+		fi
 	done
 	if [ -n "$missing" ]; then
 		report 1 "guest suites:$missing missing (write tests/suites/<name>.c)" || true
-		return 1
+		rc=1
 	fi
+	suites=${present# }
+	[ -n "$suites" ] || return 1
 	# lab.conf's timeout (seconds) bounds a guest that a planted bug hangs.
 	timeout=$(conf "$ex" timeout "$root")
 	timeout=${LAB_START_TIMEOUT:-${timeout:-600}}
