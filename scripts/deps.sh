@@ -9,7 +9,10 @@ packages=(
 	"$KLAB_KERNEL_PKG" qemu-system-x86 busybox-static gdb ccache
 	build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
 	python3 sparse kmod
+	mandoc graphviz
 )
+# mandoc: make man and the man page checks (mandoc -Tlint); graphviz: make
+# docs renders docs/diagrams/*.dot.
 # gdb-multiarch is not needed: host and guest are both x86_64.
 
 missing=()
