@@ -175,6 +175,28 @@ int kt_get_now(int fd, struct ukevent *buf, unsigned int max)
 	return kevent_get_events(fd, 0, max, &ts, buf, 0);
 }
 
+int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, unsigned int max)
+{
+	int r = kt_get_now(fd, buf, max);
+
+	if (r < 0) {
+		kt_fail_at(file, line, "get_events: %s", strerror(errno));
+		kt_end_test();
+	}
+	return r;
+}
+
+void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
+		    __u64 user)
+{
+	struct ukevent uk = ukevent_poll(fd, events, flags);
+	char what[80];
+
+	uk.user_u64 = user;
+	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
+	kt_ctl1_must_at(file, line, q, KEVENT_CTL_ADD, &uk, 0, what);
+}
+
 void *kt_waiter_fn(void *arg)
 {
 	struct kt_waiter *w = (struct kt_waiter *)arg;

@@ -140,6 +140,13 @@ void kt_ready_user_at(const char *file, int line, int fd, __u64 id, __u64 user,
 
 /* Non-blocking dequeue of up to max events (max <= KEVENT_MAX_BATCH). */
 int kt_get_now(int fd, struct ukevent *buf, unsigned int max);
+/* kt_get_now() that ends the test if the call fails. */
+#define kt_ready_now(...) kt_ready_now_at(__FILE__, __LINE__, __VA_ARGS__)
+int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, unsigned int max);
+/* Register a POLL kevent that must not complete at ADD, or end the test. */
+#define kt_add_poll(...) kt_add_poll_at(__FILE__, __LINE__, __VA_ARGS__)
+void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
+		    __u64 user);
 
 /* ---- waiter thread --------------------------------------------------- */
 
