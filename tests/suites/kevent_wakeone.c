@@ -27,17 +27,6 @@ static void make_pipe(int p[2])
 	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 }
 
-/* ADD one POLL kevent that must register (not ready at ADD). */
-static void add_poll(int q, int fd, __u32 events, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_poll(fd, events, flags);
-	char what[80];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
-	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
-}
-
 /* A waiter in kevent_get_events(min_nr, max_nr) with a bounded timeout. */
 static void start_getter(struct kt_waiter *w, int q, unsigned int min_nr, unsigned int max_nr)
 {
@@ -116,8 +105,8 @@ TEST(wakeup_one_busy_queue_does_not_starve)
 	struct ukevent buf[4];
 
 	make_pipe(p);
-	add_poll(q1, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
-	add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
+	kt_add_poll(q1, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
+	kt_add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
 	start_getter(&w, q2, 1, 4);
 	KT_ASSERT(write(p[1], "x", 1) == 1);
 	if (!kt_waiter_join(&w, WAKE_MS)) {
@@ -242,7 +231,7 @@ TEST(wakeup_one_exited_worker)
 	KT_ASSERT(proc_wait_state(pid, 'T', -1, KT_SOON_MS));
 
 	q2 = kt_queue();
-	add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
+	kt_add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
 	start_getter(&w, q2, 1, 4);
 	KT_ASSERT(write(p[1], "x", 1) == 1);
 	bool woken = kt_waiter_join(&w, WAKE_MS);
@@ -349,7 +338,7 @@ TEST_TIMEOUT(wakeup_one_level_wakes_one, 120)
 	make_pipe(p);
 	lw.q = kt_queue();
 	lw.rfd = p[0];
-	add_poll(lw.q, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
+	kt_add_poll(lw.q, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
 	for (int i = 0; i < LW_T; i++) {
 		lw.t[i].lw = &lw;
 		KT_ASSERT(!pthread_create(&lw.t[i].th, NULL, lw_fn, &lw.t[i]));
