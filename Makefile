@@ -82,3 +82,12 @@ distclean: ## remove the whole build directory (the compiler cache is kept: see 
 .PHONY: gdb-docs
 gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's transcripts from them
 	@$(S)/gdb-docs.sh --run
+
+# The teaching documents (scripts/docs.sh); make test checks them (host_man,
+# host_review, host_design).
+.PHONY: man docs
+man: deps ## show a man page of docs/man/: make man PAGE=kevent_wait (without PAGE: the list)
+	@$(S)/docs.sh man $(PAGE)
+
+docs: deps ## render docs/diagrams/*.dot as SVG and docs/man/ as HTML into build/docs/
+	@$(S)/docs.sh render

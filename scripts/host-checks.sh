@@ -9,6 +9,10 @@
 #   host_run_vm    each option of scripts/run-vm.sh gives the expected QEMU
 #                  arguments (run-vm.sh --dry-run); bad usage exits 2
 #   host_docs      no tracked document links outside the repository
+#   host_man, host_review, host_design
+#                  scripts/docs.sh check: man pages lint clean and their
+#                  ERRORS match docs/errors.md, the review walkthroughs'
+#                  file:function references exist, the diagrams render
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -284,5 +288,9 @@ else
 	result 0 docs_check_catches_a_leak "found ${#leaks[@]} of 2 leaks: ${leaks[*]}"
 fi
 end
+
+# --- teaching documents: man pages, review walkthroughs, diagrams ----------
+# Its own KTAP documents; a failure there fails this script too.
+"$KLAB_ROOT/scripts/docs.sh" check || failed=$((failed + 1))
 
 [ "$failed" = 0 ]
