@@ -109,14 +109,14 @@ begin host_make
 # make kernel-cmd prints the command 'make kernel' runs; given every variable
 # that means something to the kernel's make, on our command line and in the
 # environment, the command must carry none of them.
-# (O= is there once: the lab's output directory.)
+# (O= is there once: the lab's output directory; the probe values are paths no build directory can start with, wherever the clone is.)
 leaky='(W|V|C|M|ARCH|CROSS_COMPILE|LLVM|KCFLAGS|KBUILD_[A-Z_]+|MAKEFLAGS|MFLAGS|MAKELEVEL|MAKEOVERRIDES)'
 expect kernel_make_gets_no_make_variable_of_ours 0 \
 	'^env -i ' " make -C $(re "$KLAB_SRC") O=$(re "$KLAB_OBJ") " ' bzImage scripts_gdb$' \
-	"!(^| )'?$leaky=" '!O=/tmp' -- \
-	env W=1 V=1 C=2 M=x O=/tmp ARCH=arm CROSS_COMPILE=x- KBUILD_EXTRA_WARN=1 KCFLAGS=-Werror \
+	"!(^| )'?$leaky=" '!O=/klab-leak-probe' -- \
+	env W=1 V=1 C=2 M=x O=/klab-leak-probe ARCH=arm CROSS_COMPILE=x- KBUILD_EXTRA_WARN=1 KCFLAGS=-Werror \
 	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" kernel-cmd \
-	W=storage-ready V=1 C=1 M=/tmp O=/tmp T=lab_guest
+	W=storage-ready V=1 C=1 M=/klab-leak-probe O=/klab-leak-probe T=lab_guest
 
 # The real path, under our Makefile: a recipe of it runs scripts/kernel.sh,
 # whose kmake runs a stand-in 'make' (first in PATH; our make is called by its
@@ -130,9 +130,9 @@ EOF
 chmod +x "$work/bin/make"
 printf 'klab-probe:\n\t@scripts/kernel.sh make help\n' >"$work/probe.mk"
 set +e
-env PATH="$work/bin:$PATH" KLAB_BUILD="$work/build" W=1 V=1 O=/tmp KBUILD_EXTRA_WARN=1 \
+env PATH="$work/bin:$PATH" KLAB_BUILD="$work/build" W=1 V=1 O=/klab-leak-probe KBUILD_EXTRA_WARN=1 \
 	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" -f Makefile -f "$work/probe.mk" \
-	klab-probe W=storage-ready V=1 C=1 O=/tmp >"$work/probe.out" 2>&1
+	klab-probe W=storage-ready V=1 C=1 O=/klab-leak-probe >"$work/probe.out" 2>&1
 set -e
 ok=0
 diags=()
