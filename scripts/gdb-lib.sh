@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Starting a guest under QEMU's gdb stub and the GDB command line, for
+# Starting a guest under QEMU's gdb stub (User-Mode Linux: under
+# gdbserver, see scripts/run-vm.sh) and the GDB command line, for
 # scripts/gdb.sh and scripts/gdb-tests.sh. Sourced after lib.sh, never run.
 #
 # The launcher (scripts/run-vm.sh) picks the first port that /proc shows
@@ -13,10 +14,21 @@
 # here rather than auto-loaded, which would need the user's auto-load
 # safe-path), then ours, which import the kernel's.
 gdb_args() {
+	local sig
 	printf '%s\0' -q -nx \
 		-iex "set pagination off" -iex "set confirm off" \
-		-iex "set auto-load python-scripts off" \
-		-ex "file $KLAB_VMLINUX" \
+		-iex "set auto-load python-scripts off"
+	if [ "$KLAB_BACKEND" = uml ]; then
+		# User-Mode Linux is a host process that lives on signals: its
+		# own page faults (SIGSEGV), timer (SIGALRM), I/O (SIGIO),
+		# IPIs of its helper threads (SIGUSR1), its ptraced user-space
+		# processes (SIGCHLD). GDB must pass them on silently, or every
+		# tick stops the session.
+		for sig in SIGSEGV SIGUSR1 SIGIO SIGALRM SIGVTALRM SIGWINCH SIGCHLD SIGPIPE; do
+			printf '%s\0' -iex "handle $sig nostop noprint pass"
+		done
+	fi
+	printf '%s\0' -ex "file $KLAB_VMLINUX" \
 		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \
 		-ex "source $KLAB_ROOT/gdb/kevent-gdb.py"
 }

@@ -64,16 +64,24 @@ cmd_start() {
 		die "the guest did not start (see above)"
 	fi
 	port=$stub_port
-	for ((i = 0; i < 100; i++)); do
-		pty=$(sed -n 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' "$err" | head -n 1)
-		[ -n "$pty" ] && break
-		sleep 0.1
-	done
-	[ -n "$pty" ] && echo "$pty" >"$state/console.pty"
+	# QEMU opens the console's pty before the guest starts; UML opens it
+	# while it boots, after GDB's first continue (make gdb-console finds
+	# it then).
+	if [ "$KLAB_BACKEND" = qemu ]; then
+		for ((i = 0; i < 100; i++)); do
+			pty=$(console_pty "$err")
+			[ -n "$pty" ] && break
+			sleep 0.1
+		done
+		[ -n "$pty" ] && echo "$pty" >"$state/console.pty"
+	fi
+	echo "$err" >"$state/console.err"
+	local what="gdb stub        "
+	[ "$KLAB_BACKEND" = uml ] && what="gdbserver       "
 	cat <<EOF
 
 kevent lab GDB session: $(grep -m1 '^klab: booting' "$err" | sed 's/^klab: //')
-  gdb stub         127.0.0.1:$port (guest halted at its first instruction)
+  $what 127.0.0.1:$port (guest halted at its first instruction)
   guest console    tail -f $log
   type in guest    make gdb-console   (in a second terminal; Ctrl-x leaves)
 
@@ -87,12 +95,25 @@ EOF
 	set +e
 	gdb "${args[@]}" -ex "target remote 127.0.0.1:$port"
 	set -e
-	rm -f "$state/console.pty" "$portfile"
+	rm -f "$state/console.pty" "$state/console.err" "$portfile"
+}
+
+# console_pty ERR: the console's pseudo-terminal, from the launcher's
+# messages: QEMU's "char device redirected to /dev/pts/N", UML's "Virtual
+# console 0 assigned device '/dev/pts/N'".
+console_pty() {
+	sed -n -e 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' \
+		-e "s|.*Virtual console 0 assigned device '\\(/dev/pts/[0-9]*\\)'.*|\\1|p" "$1" |
+		head -n 1
 }
 
 cmd_console() {
 	local pty port pid
 	pty=$(cat "$state/console.pty" 2>/dev/null || true)
+	if [ -z "$pty" ] && [ -s "$state/console.err" ]; then
+		pty=$(console_pty "$(cat "$state/console.err")")
+		[ -n "$pty" ] || die "the guest has not opened its console yet: 'continue' in GDB first"
+	fi
 	read -r port pid 2>/dev/null <"$state/session.port" || true
 	# A stale path could name another terminal's pty: the session's QEMU
 	# must still be running.

@@ -10,6 +10,8 @@
 #   V=1             show the guest console while it runs (ours only: the
 #                   kernel build never sees it, see scripts/kernel.sh)
 #   DEBUG=1         use the debug kernel variant
+#   BACKEND=uml     build and boot the User-Mode Linux kernel instead of
+#                   QEMU's (the same suites; those needing 2 CPUs skip)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -40,8 +42,12 @@ stage deps "checking packages"
 stage rootfs "initramfs with the test programs"
 "$scripts/rootfs.sh"
 
-accel=tcg
-kvm_usable && accel=kvm
+if [ "$KLAB_BACKEND" = uml ]; then
+	accel=uml
+else
+	accel=tcg
+	kvm_usable && accel=kvm
+fi
 
 : >"$checks_ktap"
 : >"$host_ktap"
