@@ -51,6 +51,17 @@ else
 	KLAB_KERNEL_IMAGE=$KLAB_BZIMAGE
 fi
 KLAB_INITRD=$KLAB_BUILD/rootfs/initramfs.cpio.gz
+# ROOTFS=debian boots a debootstrap Debian image (scripts/rootfs-debian.sh)
+# instead of the busybox initramfs.
+KLAB_ROOTFS=${ROOTFS:-busybox}
+case "$KLAB_ROOTFS" in
+busybox | debian) ;;
+*)
+	printf 'error: ROOTFS=%s: the root file systems are busybox and debian\n' "$KLAB_ROOTFS" >&2
+	exit 2
+	;;
+esac
+KLAB_DEBIAN_IMAGE=$KLAB_BUILD/rootfs/debian.ext4
 # The compiler cache belongs to the user, not to a clone: it survives
 # make distclean and a fresh clone, and serves every clone that builds in the
 # same directory (KLAB_BUILD). CCACHE_DIR overrides it. Its size limit is

@@ -23,6 +23,12 @@ the guest; from another terminal, 'kill PID' of the launcher's process).
   --kernel FILE      kernel image (default: $KLAB_BZIMAGE;
                      UML: $KLAB_UML_LINUX)
   --initrd FILE      initramfs (default: $KLAB_INITRD)
+  --rootfs busybox|debian
+                     the busybox initramfs (default: \$ROOTFS, else busybox)
+                     or the Debian image $KLAB_DEBIAN_IMAGE
+                     (make rootfs ROOTFS=debian) as the root disk:
+                     virtio-blk under QEMU, ubd under UML, booted on a
+                     throw-away overlay (the image is never written)
   --append ARGS      extra kernel command line
   --cpus N           virtual CPUs (default: 2; UML: 1, the only choice)
   --mem SIZE         guest memory (default: 1G)
@@ -72,6 +78,7 @@ usage_error() {
 backend=$KLAB_BACKEND
 kernel=""
 initrd=$KLAB_INITRD
+rootfs=$KLAB_ROOTFS
 append=""
 cpus=""
 mem=1G
@@ -90,13 +97,14 @@ dry_run=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--backend | --kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
+	--backend | --rootfs | --kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
 		--gdb-port | --gdb-port-file | --console | --log | --accel)
 		[ $# -ge 2 ] || usage_error "$1 needs an argument"
 		;;
 	esac
 	case "$1" in
 	--backend) backend=$2; shift ;;
+	--rootfs) rootfs=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--initrd) initrd=$2; shift ;;
 	--append) append=$2; shift ;;
@@ -136,6 +144,10 @@ uml)
 	fi
 	;;
 *) usage_error "--backend takes qemu or uml" ;;
+esac
+case "$rootfs" in
+busybox | debian) ;;
+*) usage_error "--rootfs takes busybox or debian" ;;
 esac
 if [ -z "$kernel" ]; then
 	if [ "$backend" = uml ]; then kernel=$KLAB_UML_LINUX; else kernel=$KLAB_BZIMAGE; fi
@@ -179,8 +191,17 @@ if [ "$dry_run" = 0 ]; then
 		[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
 		command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
 	fi
-	[ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
+	if [ "$rootfs" = debian ]; then
+		[ -f "$KLAB_DEBIAN_IMAGE" ] || die "no Debian image at $KLAB_DEBIAN_IMAGE (run: make rootfs ROOTFS=debian)"
+	else
+		[ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
+	fi
 fi
+
+# Files of this launch removed when it ends (the --exec output, UML's
+# copy-on-write overlay of the Debian image).
+cleanup=()
+trap 'rm -rf "${cleanup[@]}"' EXIT
 
 # run_exec CMD...: run the guest of --exec without terminal input, its
 # console on stdout (and --log); exit with the status the guest reported as
@@ -189,7 +210,7 @@ exec_out=""
 run_exec() {
 	local rc status
 	exec_out=$(mktemp)
-	trap 'rm -f "$exec_out"' EXIT
+	cleanup+=("$exec_out")
 	set +e
 	"$@" </dev/null 2>&1 | tee "$exec_out" | stdbuf -oL tr -d '\r'
 	rc=${PIPESTATUS[0]}
@@ -253,7 +274,17 @@ if [ "$backend" = uml ]; then
 	# xterm of its own by default: none. mem= is backed by a sparse file in
 	# TMPDIR (or /dev/shm). A panic makes UML abort (it never reboots), so
 	# no panic= is needed.
-	cmdline="mem=$mem initrd=$initrd con=null ssl=null"
+	cmdline="mem=$mem"
+	if [ "$rootfs" = debian ]; then
+		# ubd0 is a copy-on-write overlay on the image: the guest's
+		# writes go to a file of ours, removed when it ends.
+		cow=${TMPDIR:-/tmp}/klab-uml-$$.cow
+		[ "$dry_run" = 1 ] || cleanup+=("$cow")
+		cmdline+=" ubd0=$cow,$KLAB_DEBIAN_IMAGE root=/dev/ubda rw init=/sbin/klab-init"
+	else
+		cmdline+=" initrd=$initrd"
+	fi
+	cmdline+=" con=null ssl=null"
 	if [ "$console" = pty ]; then
 		# UML names the pty at KERN_INFO; stderr=1 copies the kernel's
 		# messages to our stderr, where gdb.sh finds it.
@@ -307,7 +338,7 @@ if [ "$backend" = uml ]; then
 	# restores it when it ends normally; restore it also when it is killed.
 	if [ -t 0 ]; then
 		saved_tty=$(stty -g)
-		trap 'stty "$saved_tty"' EXIT
+		trap 'stty "$saved_tty"; rm -rf "${cleanup[@]}"' EXIT
 	fi
 	set +e
 	if [ -n "$log" ] && [ "$console" = pty ]; then
@@ -347,8 +378,15 @@ cmdline="console=ttyS0 nokaslr panic=-1 loglevel=5 no_timer_check"
 [ "$KLAB_VARIANT" = debug ] && [ "$accel" = tcg ] && cmdline+=" watchdog_thresh=60"
 cmdline+=" $append"
 qemu=(qemu-system-x86_64 -machine pc "${accel_args[@]}" -smp "$cpus" -m "$mem"
-	-kernel "$kernel" -initrd "$initrd" -display none -no-reboot
-	-device virtio-rng-pci)
+	-kernel "$kernel")
+if [ "$rootfs" = debian ]; then
+	# snapshot=on: the guest's writes go to a temporary overlay.
+	qemu+=(-drive "file=$KLAB_DEBIAN_IMAGE,format=raw,if=virtio,snapshot=on")
+	cmdline+=" root=/dev/vda rw init=/sbin/klab-init"
+else
+	qemu+=(-initrd "$initrd")
+fi
+qemu+=(-display none -no-reboot -device virtio-rng-pci)
 
 tag=0
 share_list=""
