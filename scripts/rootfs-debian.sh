@@ -18,7 +18,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 suite=bookworm
-include=strace,gdb,procps,iproute2
+# debootstrap does not resolve virtual packages: gdb needs
+# libsource-highlight4v5, which needs the virtual libboost-regex1.74.0-icu72
+# that libboost-regex1.74.0 provides, so that one is named here.
+include=strace,gdb,procps,iproute2,libboost-regex1.74.0
 dir=$KLAB_BUILD/rootfs/debian
 root=$dir/root
 image=$KLAB_DEBIAN_IMAGE
@@ -70,7 +73,11 @@ if [ "$(cat "$dir/base.stamp" 2>/dev/null)" != "$base_stamp" ] || [ ! -x "$root/
 	stage rootfs "debootstrap --variant=minbase $suite from $mirror (a few minutes; log: $KLAB_LOGS/debootstrap.log)"
 	start=$(date +%s)
 	rm -rf "$root" "$dir/base.stamp"
-	if ! debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" \
+	# The downloaded packages stay in $dir/cache: a rebuild (new inputs,
+	# a failed attempt) does not fetch them again.
+	mkdir -p "$dir/cache"
+	if ! debootstrap --variant=minbase --include="$include" --cache-dir="$dir/cache" \
+		"$suite" "$root" "$mirror" \
 		>"$KLAB_LOGS/debootstrap.log" 2>&1; then
 		tail -n 15 "$KLAB_LOGS/debootstrap.log" >&2
 		if grep -qE 'Failed getting release file|Couldn.t download|Failure trying to run|unable to resolve|Could not resolve' \
@@ -79,7 +86,7 @@ if [ "$(cat "$dir/base.stamp" 2>/dev/null)" != "$base_stamp" ] || [ ! -x "$root/
 		fi
 		die "debootstrap failed (log: $KLAB_LOGS/debootstrap.log)"
 	fi
-	# Downloaded packages are not needed in the image.
+	# Package lists are not needed in the image.
 	rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*_Packages
 	echo "$base_stamp" >"$dir/base.stamp"
 	stage rootfs "debootstrap done in $(($(date +%s) - start))s: $(du -sm "$root" | cut -f1) MB"
