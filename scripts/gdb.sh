@@ -53,7 +53,36 @@ need_built() {
 	command -v gdb >/dev/null || die "gdb missing (run: scripts/deps.sh)"
 }
 
+# start, under User-Mode Linux: GDB runs linux itself; its console is a
+# pty (make gdb-console), the kernel's messages go to the console log.
+cmd_start_uml() {
+	need_built
+	local log=$state/console.log
+	local -a args
+	: >"$log"
+	echo "$log" >"$state/console.err"
+	echo "0 $$" >"$state/session.port"
+	mapfile -d '' args < <(gdb_args)
+	mapfile -d '' -O "${#args[@]}" args < <(UML_REDIR=">>$log 2>&1" uml_gdb_args --console pty)
+	cat <<EOF
+
+kevent lab GDB session: User-Mode Linux, GDB runs $(basename "$KLAB_UML_LINUX") as its own process
+  guest console    tail -f $log
+  type in guest    make gdb-console BACKEND=uml   (after 'run'; Ctrl-x leaves)
+
+In GDB:  break kevent_storage_ready       then 'run', and in the guest: kevent-demo user
+         run                              boot the guest (Ctrl-C stops it again)
+         kevent-help                      the kevent helpers
+         quit                             ends GDB and the guest
+EOF
+	set +e
+	gdb "${args[@]}"
+	set -e
+	rm -f "$state/console.err" "$state/session.port"
+}
+
 cmd_start() {
+	[ "$KLAB_BACKEND" = uml ] && { cmd_start_uml; return; }
 	need_built
 	local log=$state/console.log err=$state/qemu.err portfile=$state/session.port pty="" port i
 	rm -f "$state/console.pty"
@@ -75,13 +104,10 @@ cmd_start() {
 		done
 		[ -n "$pty" ] && echo "$pty" >"$state/console.pty"
 	fi
-	echo "$err" >"$state/console.err"
-	local what="gdb stub        "
-	[ "$KLAB_BACKEND" = uml ] && what="gdbserver       "
 	cat <<EOF
 
 kevent lab GDB session: $(grep -m1 '^klab: booting' "$err" | sed 's/^klab: //')
-  $what 127.0.0.1:$port (guest halted at its first instruction)
+  gdb stub         127.0.0.1:$port (guest halted at its first instruction)
   guest console    tail -f $log
   type in guest    make gdb-console   (in a second terminal; Ctrl-x leaves)
 
@@ -95,7 +121,7 @@ EOF
 	set +e
 	gdb "${args[@]}" -ex "target remote 127.0.0.1:$port"
 	set -e
-	rm -f "$state/console.pty" "$state/console.err" "$portfile"
+	rm -f "$state/console.pty" "$portfile"
 }
 
 # console_pty ERR: the console's pseudo-terminal, from the launcher's
@@ -112,7 +138,7 @@ cmd_console() {
 	pty=$(cat "$state/console.pty" 2>/dev/null || true)
 	if [ -z "$pty" ] && [ -s "$state/console.err" ]; then
 		pty=$(console_pty "$(cat "$state/console.err")")
-		[ -n "$pty" ] || die "the guest has not opened its console yet: 'continue' in GDB first"
+		[ -n "$pty" ] || die "the guest has not opened its console yet: 'run' in GDB first"
 	fi
 	read -r port pid 2>/dev/null <"$state/session.port" || true
 	# A stale path could name another terminal's pty: the session's QEMU

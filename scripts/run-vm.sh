@@ -40,9 +40,8 @@ the guest; from another terminal, 'kill PID' of the launcher's process).
   --share DIR        mount host directory DIR at the same path in the guest
                      (virtio-9p; UML: hostfs); may be repeated
   --gdb              start QEMU's gdb stub on 127.0.0.1 and halt the CPU
-                     until a debugger continues it (UML: the linux process
-                     runs under gdbserver, halted before its first
-                     instruction)
+                     until a debugger continues it; QEMU only (under UML,
+                     GDB runs the linux process itself: make gdb BACKEND=uml)
   --gdb-run          start the gdb stub but let the guest run; a debugger
                      can attach later (make gdb-attach); QEMU only
   --gdb-port PORT    port of the gdb stub (default: the first free from 1234)
@@ -160,8 +159,10 @@ if [ "$backend" = uml ]; then
 	# UML in Linux 6.12 has no SMP (it came in 6.15).
 	[ "$cpus" = 1 ] || usage_error "--cpus $cpus: User-Mode Linux 6.12 is uniprocessor"
 	[ -z "$accel" ] || usage_error "--accel is for QEMU; User-Mode Linux runs as a host process"
-	[ "$gdb" = 1 ] && [ "$gdb_halt" = 0 ] &&
-		usage_error "--gdb-run is for QEMU; on UML use --gdb (gdbserver, halted) or attach gdb to the linux process"
+	# No stub: gdbserver would listen on every interface whatever host
+	# it is given; GDB runs the linux process itself (scripts/gdb.sh).
+	[ "$gdb" = 1 ] &&
+		usage_error "--gdb, --gdb-run and --gdb-port are QEMU's; under UML GDB runs the linux process: make gdb BACKEND=uml"
 fi
 case "$console" in
 stdio) ;;
@@ -184,9 +185,6 @@ fi
 if [ "$dry_run" = 0 ]; then
 	if [ "$backend" = uml ]; then
 		[ -x "$kernel" ] || die "no UML kernel at $kernel (run: make kernel BACKEND=uml)"
-		if [ "$gdb" = 1 ]; then
-			command -v gdbserver >/dev/null || die "gdbserver missing (run: scripts/deps.sh)"
-		fi
 	else
 		[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
 		command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
@@ -306,14 +304,6 @@ if [ "$backend" = uml ]; then
 	[ "${#cmdline}" -lt 2000 ] || usage_error "kernel command line too long (${#cmdline} bytes): shorten --exec"
 	read -ra words <<<"$cmdline"
 	vm=("$kernel" "${words[@]}")
-	if [ "$gdb" = 1 ]; then
-		pick_gdb_port
-		# Plain process debugging: gdbserver starts linux stopped at
-		# its first instruction and serves one debugger.
-		vm=(gdbserver --once "127.0.0.1:$gdb_port" "${vm[@]}")
-		[ "$dry_run" = 1 ] ||
-			echo "klab: gdbserver on 127.0.0.1:$gdb_port, linux halted until the debugger continues" >&2
-	fi
 	if [ "$dry_run" = 0 ]; then
 		echo "klab: booting $(basename "$kernel") as User-Mode Linux (1 CPU, $mem)" >&2
 		# A panicking UML aborts: no core file of guest-sized memory.
@@ -343,7 +333,7 @@ if [ "$backend" = uml ]; then
 	set +e
 	if [ -n "$log" ] && [ "$console" = pty ]; then
 		# The console is the pty: here only the kernel's messages
-		# (stderr=1) and gdbserver's, kept on stderr.
+		# (stderr=1), kept on stderr.
 		"${vm[@]}" 2>&1 | tee "$log" >&2
 		rc=${PIPESTATUS[0]}
 	elif [ -n "$log" ]; then
