@@ -27,6 +27,9 @@ gdb_args() {
 		for sig in SIGSEGV SIGUSR1 SIGIO SIGALRM SIGVTALRM SIGWINCH SIGCHLD SIGPIPE; do
 			printf '%s\0' -iex "handle $sig nostop noprint pass"
 		done
+		# UML starts a host process per guest address space: GDB
+		# detaches from each, silently.
+		printf '%s\0' -iex "set print inferior-events off"
 	fi
 	printf '%s\0' -ex "file $KLAB_VMLINUX" \
 		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \

@@ -14,9 +14,11 @@
 #                  ERRORS match docs/errors.md, the review walkthroughs'
 #                  file:function references exist, the diagrams render
 set -euo pipefail
-# The checks name each backend themselves (QEMU by default, --backend uml):
-# make test BACKEND=uml runs the same checks with the same expectations.
-unset BACKEND
+# The checks name each backend and root file system themselves (QEMU and
+# busybox by default, --backend uml, --rootfs debian): make test BACKEND=uml
+# runs the same checks with the same expectations, and no variable of the
+# make that runs us (in MAKEFLAGS) reaches the makes they run.
+unset BACKEND ROOTFS MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
