@@ -14,7 +14,6 @@
 # here rather than auto-loaded, which would need the user's auto-load
 # safe-path), then ours, which import the kernel's.
 gdb_args() {
-	local sig
 	printf '%s\0' -q -nx \
 		-iex "set pagination off" -iex "set confirm off" \
 		-iex "set auto-load python-scripts off"
@@ -24,9 +23,8 @@ gdb_args() {
 		# IPIs of its helper threads (SIGUSR1), its ptraced user-space
 		# processes (SIGCHLD). GDB must pass them on silently, or every
 		# tick stops the session.
-		for sig in SIGSEGV SIGUSR1 SIGIO SIGALRM SIGVTALRM SIGWINCH SIGCHLD SIGPIPE; do
-			printf '%s\0' -iex "handle $sig nostop noprint pass"
-		done
+		# (one command: GDB prints its table once)
+		printf '%s\0' -iex "handle SIGSEGV SIGUSR1 SIGIO SIGALRM SIGVTALRM SIGWINCH SIGCHLD SIGPIPE nostop noprint pass"
 		# UML starts a host process per guest address space: GDB
 		# detaches from each, silently.
 		printf '%s\0' -iex "set print inferior-events off"
