@@ -12,6 +12,7 @@
 #   DEBUG=1         use the debug kernel variant
 #   BACKEND=uml     build and boot the User-Mode Linux kernel instead of
 #                   QEMU's (the same suites; those needing 2 CPUs skip)
+#   ROOTFS=debian   boot the Debian image instead of the busybox initramfs
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +40,11 @@ gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
 stage deps "checking packages"
 "$scripts/deps.sh"
 "$scripts/kernel.sh" build
-stage rootfs "initramfs with the test programs"
+if [ "$KLAB_ROOTFS" = debian ]; then
+	stage rootfs "Debian image with the test programs"
+else
+	stage rootfs "initramfs with the test programs"
+fi
 "$scripts/rootfs.sh"
 
 if [ "$KLAB_BACKEND" = uml ]; then
