@@ -102,7 +102,12 @@ walk() {
 }
 
 echo "KTAP version 1"
-echo "1..$(grep -cE '^[[:space:]]*result ' "$0")"
+if [ "$KLAB_BACKEND" = uml ]; then
+	# the helpers, the (skipped) stub check and uml_result's
+	echo "1..$((2 + $(grep -cE '^[[:space:]]*uml_result ' "$0")))"
+else
+	echo "1..$(grep -cE '^[[:space:]]*result ' "$0")"
+fi
 echo "# Subtest: host_gdb"
 
 # ---- GDB loads everything, every command documents itself ----------------
@@ -130,6 +135,58 @@ done
 grep -qE 'Python Exception|Error' "$helpers" && note "$(grep -m1 -E 'Python Exception|Error' "$helpers")"
 result helpers_load_and_have_help
 
+# ---- User-Mode Linux: GDB runs the linux process --------------------------
+# The walkthroughs below are written for QEMU's stub (per-CPU current,
+# syscall_exit_to_user_mode); under UML the check is the one a user relies
+# on: a USER kevent readied from the guest stops GDB in
+# kevent_storage_notify(), called by kevent_storage_ready() from
+# kevent_ctl(KEVENT_CTL_READY), the helpers show its storage and queue, and
+# the guest then runs on to its end.
+uml_result() { result "$@"; }
+if [ "$KLAB_BACKEND" = uml ]; then
+	dir=$out/uml-storage-ready
+	mkdir -p "$dir"
+	ucmd=$dir/cmds.gdb
+	cat >"$ucmd" <<'GDB'
+break kevent_storage_notify if $_caller_is("kevent_storage_ready") && $_caller_is("kevent_queue_ready", 2) && $kevent_with_user(st, 0xc0ffee)
+run
+echo \n=== 1. the source fired: who called kevent_storage_notify()\n
+bt 12
+echo \n=== 1. the storage and its kevents\n
+kevent-storage st
+echo \n=== 1. the queues of the demo process\n
+kevent-queues
+delete
+echo \n=== uml: done\n
+continue
+GDB
+	mapfile -d '' uargs < <(gdb_args)
+	mapfile -d '' -O "${#uargs[@]}" uargs < <(UML_REDIR=">$dir/console.log 2>&1" \
+		uml_gdb_args --exec "kevent-demo user")
+	set +e
+	timeout -k 5 "$limit" gdb -batch "${uargs[@]}" -x "$ucmd" >"$dir/gdb.log" 2>&1
+	set -e
+	g=$dir/gdb.log
+	s=$(section "$g" "=== 1. the source fired")
+	expect "$s" '^#0 +kevent_storage_notify \(' "backtrace"
+	expect "$s" '^#1 +0x[0-9a-f]+ in kevent_storage_ready \(' "backtrace"
+	expect "$s" '^#2 +0x[0-9a-f]+ in kevent_queue_ready \(' "backtrace"
+	expect "$s" 'sys_kevent_ctl' "backtrace"
+	s=$(section "$g" "=== 1. the storage and its kevents")
+	expect "$s" '^storage 0x[0-9a-f]+ ' "kevent-storage"
+	s=$(section "$g" "=== 1. the queues of the demo process")
+	expect "$s" 'kevent-demo' "kevent-queues"
+	grep -qs '=== uml: done' "$g" || note "GDB did not reach the end of $ucmd (see $g)"
+	grep -qsE 'Python Exception|Error occurred' "$g" && note "$(grep -m1 -E 'Python Exception|Error occurred' "$g")"
+	grep -qs '^kevent-demo user: done' "$dir/console.log" || note "kevent-demo user did not finish (console: $dir/console.log)"
+	grep -qs '^klab-exit: 0' "$dir/console.log" || note "the guest did not exit 0 (console: $dir/console.log)"
+	n=$((n + 1))
+	echo "ok $n stub_listens_on_127_0_0_1_only # SKIP no stub under UML: GDB runs the linux process itself"
+	uml_result uml_stops_in_kevent_storage_ready_with_helpers
+	[ "$failed" = 0 ]
+	exit
+fi
+
 # ---- the stub listens on 127.0.0.1 only -----------------------------------
 if start_stub "$out/stub.log" "$out/stub.log" "$out/stub.port" --gdb --timeout 60 --exec true; then
 	# every listening socket on the stub's port, IPv4 and IPv6
@@ -143,6 +200,7 @@ else
 fi
 stop_stub
 result stub_listens_on_127_0_0_1_only
+
 
 # ---- walk-storage-ready, timer source ---------------------------------------
 dir=$(walk storage-ready timer kevent_user)

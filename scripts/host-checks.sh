@@ -14,6 +14,11 @@
 #                  ERRORS match docs/errors.md, the review walkthroughs'
 #                  file:function references exist, the diagrams render
 set -euo pipefail
+# The checks name each backend and root file system themselves (QEMU and
+# busybox by default, --backend uml, --rootfs debian): make test BACKEND=uml
+# runs the same checks with the same expectations, and no variable of the
+# make that runs us (in MAKEFLAGS) reaches the makes they run.
+unset BACKEND ROOTFS MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -223,6 +228,24 @@ expect bad_accel_exits_2 2 '--accel takes kvm or tcg' -- dry --accel hvf
 expect bad_console_exits_2 2 '--console takes stdio or pty' -- dry --console vga
 expect console_pty_with_exec_exits_2 2 'interactive use' -- dry --console pty --exec true
 expect share_missing_dir_exits_2 2 '--share: no directory' -- dry --share "$work/nope"
+# User-Mode Linux: the linux binary, its console on this terminal (--exec:
+# output only, so that the end of input never hangs the console up).
+uml_linux=$KLAB_BUILD/obj-uml/linux
+expect uml_runs_the_linux_binary 0 "^$(re "$uml_linux") mem=1G initrd=$(re "$KLAB_INITRD") " \
+	' con=null ssl=null con0=fd:0,fd:1 loglevel=5$' '!timeout|gdb|-smp' -- dry --backend uml
+expect uml_backend_from_BACKEND 0 "^$(re "$uml_linux") " -- env BACKEND=uml "$run_vm" --dry-run
+expect uml_exec 0 "^timeout -k 5 30 $(re "$uml_linux") " ' con0=null,fd:1 ' \
+	" klab_exec=$(re "$(b64 "$cmd")")$" -- dry --backend uml --exec "$cmd" --timeout 30
+expect uml_share_is_hostfs 0 "klab_share=$(re "$(b64 "hostfs $work/share1"$'\n'"hostfs $work/share 2"$'\n')")" -- \
+	dry --backend uml --share "$work/share1" --share "$work/share 2"
+expect uml_mem_append 0 ' mem=256M ' ' loglevel=5 foo=1 bar$' -- dry --backend uml --mem 256M --append 'foo=1 bar'
+expect uml_console_pty 0 ' con0=pty stderr=1 loglevel=7' -- dry --backend uml --console pty
+expect uml_two_cpus_exits_2 2 'uniprocessor' -- dry --backend uml --cpus 2
+expect uml_accel_exits_2 2 '--accel is for QEMU' -- dry --backend uml --accel tcg
+expect uml_gdb_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb
+expect uml_gdb_run_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb-run
+expect uml_debug_exits_2 2 'no debug variant' -- env DEBUG=1 "$run_vm" --dry-run --backend uml
+expect bad_backend_exits_2 2 '--backend takes qemu or uml' -- dry --backend xen
 end
 
 # --- documents stay inside the repository -----------------------------------

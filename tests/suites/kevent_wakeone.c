@@ -169,15 +169,52 @@ static long proc_syscall(pid_t pid)
 	return end == buf ? -1 : nr;
 }
 
+/*
+ * Is process pid in system call nr? User-Mode Linux has no
+ * /proc/PID/syscall: there, a process asleep without a voluntary context
+ * switch for 20 ms counts as in it (as kt_thread_blocked_in() does).
+ */
+static long long proc_nvcsw(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nvoluntary_ctxt_switches:");
+	return p ? strtoll(p + strlen("\nvoluntary_ctxt_switches:"), NULL, 10) : -1;
+}
+
+static bool proc_in_syscall(pid_t pid, long nr)
+{
+	long long before;
+
+	if (nr < 0 || proc_syscall(pid) == nr)
+		return true;
+	if (!kt_uml())
+		return false;
+	before = proc_nvcsw(pid);
+	kt_msleep(20);
+	return before >= 0 && proc_nvcsw(pid) == before;
+}
+
 /* Bounded wait until process pid is in state `state` (and syscall nr if >= 0). */
 static bool proc_wait_state(pid_t pid, char state, long nr, long timeout_ms)
 {
 	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
 
 	while (kt_mono_ns() < deadline) {
-		if (proc_state(pid) == state && (nr < 0 || proc_syscall(pid) == nr)) {
+		if (proc_state(pid) == state && proc_in_syscall(pid, nr)) {
 			kt_msleep(2);
-			if (proc_state(pid) == state && (nr < 0 || proc_syscall(pid) == nr))
+			if (proc_state(pid) == state && proc_in_syscall(pid, nr))
 				return true;
 		}
 		kt_msleep(1);
