@@ -34,35 +34,8 @@ set -euo pipefail
 man_dir=$KLAB_ROOT/docs/man
 
 # ---- shared: KTAP results, one document per group -------------------------
-group=""
-lines=()
-n=0
-failed=0
-begin() {
-	group=$1
-	lines=()
-	n=0
-}
-result() { # result OK NAME [DIAGNOSTIC...]
-	local ok=$1 name=$2 d
-	shift 2
-	n=$((n + 1))
-	if [ "$ok" = 1 ]; then
-		lines+=("ok $n $name")
-	else
-		for d in "$@"; do
-			lines+=("# $d")
-		done
-		lines+=("not ok $n $name")
-		failed=$((failed + 1))
-	fi
-}
-end() {
-	echo "KTAP version 1"
-	echo "1..$n"
-	echo "# Subtest: $group"
-	printf '%s\n' "${lines[@]}"
-}
+# shellcheck source=scripts/ktap-lib.sh
+. "$(dirname "$0")/ktap-lib.sh"
 # check NAME CMD...: one result from a command that prints its complaints.
 check() {
 	local name=$1 out

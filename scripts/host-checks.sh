@@ -35,35 +35,8 @@ top_make() {
 }
 
 # Results are collected per group and printed as one KTAP document each.
-group=""
-lines=()
-n=0
-failed=0
-begin() {
-	group=$1
-	lines=()
-	n=0
-}
-result() { # result OK NAME [DIAGNOSTIC...]
-	local ok=$1 name=$2 d
-	shift 2
-	n=$((n + 1))
-	if [ "$ok" = 1 ]; then
-		lines+=("ok $n $name")
-	else
-		for d in "$@"; do
-			lines+=("# $d")
-		done
-		lines+=("not ok $n $name")
-		failed=$((failed + 1))
-	fi
-}
-end() {
-	echo "KTAP version 1"
-	echo "1..$n"
-	echo "# Subtest: $group"
-	printf '%s\n' "${lines[@]}"
-}
+# shellcheck source=scripts/ktap-lib.sh
+. "$(dirname "$0")/ktap-lib.sh"
 
 # expect NAME WANT_RC PATTERN... -- CMD...: run CMD; its exit status must be
 # WANT_RC and its output (stdout and stderr) match every extended regular
