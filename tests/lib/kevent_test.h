@@ -64,7 +64,8 @@ void kt_msleep(long ms);
 
 pid_t kt_gettid(void);
 
-/* /proc/self/task/<tid>/<name> into buf (NUL-terminated); 0 or -1. */
+/* /proc/<tid>/<name> into buf (NUL-terminated); 0 or -1. A thread id of
+ * this process or the pid of another: /proc/<id>/ reaches both. */
 int kt_read_task_file(pid_t tid, const char *name, char *buf, size_t len);
 
 /* The state letter of a thread ('R', 'S', 'D', ...), or 0 if gone. */

@@ -128,82 +128,17 @@ TEST(wakeup_one_busy_queue_does_not_starve)
 
 /* ---- a worker in another process ------------------------------------- */
 
-/* The state letter of process pid ('S', 'T', ...), 0 if gone. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-/* The system call process pid is inside, or -1. */
-static long proc_syscall(pid_t pid)
-{
-	char path[64], buf[256], *end;
-	ssize_t n;
-	long nr;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	nr = strtol(buf, &end, 10);
-	return end == buf ? -1 : nr;
-}
-
-/*
- * Is process pid in system call nr? User-Mode Linux has no
- * /proc/PID/syscall: there, a process asleep without a voluntary context
- * switch for 20 ms counts as in it (as kt_thread_blocked_in() does).
- */
-static long long proc_nvcsw(pid_t pid)
-{
-	char path[64], buf[4096], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "\nvoluntary_ctxt_switches:");
-	return p ? strtoll(p + strlen("\nvoluntary_ctxt_switches:"), NULL, 10) : -1;
-}
-
 static bool proc_in_syscall(pid_t pid, long nr)
 {
 	long long before;
 
-	if (nr < 0 || proc_syscall(pid) == nr)
+	if (nr < 0 || kt_thread_syscall(pid) == nr)
 		return true;
 	if (!kt_uml())
 		return false;
-	before = proc_nvcsw(pid);
+	before = kt_thread_nvcsw(pid);
 	kt_msleep(20);
-	return before >= 0 && proc_nvcsw(pid) == before;
+	return before >= 0 && kt_thread_nvcsw(pid) == before;
 }
 
 /* Bounded wait until process pid is in state `state` (and syscall nr if >= 0). */
@@ -212,9 +147,9 @@ static bool proc_wait_state(pid_t pid, char state, long nr, long timeout_ms)
 	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
 
 	while (kt_mono_ns() < deadline) {
-		if (proc_state(pid) == state && proc_in_syscall(pid, nr)) {
+		if (kt_thread_state(pid) == state && proc_in_syscall(pid, nr)) {
 			kt_msleep(2);
-			if (proc_state(pid) == state && proc_in_syscall(pid, nr))
+			if (kt_thread_state(pid) == state && proc_in_syscall(pid, nr))
 				return true;
 		}
 		kt_msleep(1);
