@@ -343,3 +343,14 @@ void *kt_bad_page(int prot)
 	}
 	return p;
 }
+
+void kt_add_timer_at(const char *file, int line, int q, __u32 sec, __u32 nsec, __u32 flags,
+		     __u64 user)
+{
+	struct ukevent uk = ukevent_timer(sec, nsec, flags);
+	char what[64];
+
+	uk.user_u64 = user;
+	snprintf(what, sizeof(what), "ADD timer %u.%09u", sec, nsec);
+	kt_ctl1_must_at(file, line, q, KEVENT_CTL_ADD, &uk, 0, what);
+}

@@ -148,6 +148,10 @@ int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, uns
 #define kt_add_poll(...) kt_add_poll_at(__FILE__, __LINE__, __VA_ARGS__)
 void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
 		    __u64 user);
+/* Register a TIMER kevent of period sec.nsec, or end the test. */
+#define kt_add_timer(...) kt_add_timer_at(__FILE__, __LINE__, __VA_ARGS__)
+void kt_add_timer_at(const char *file, int line, int q, __u32 sec, __u32 nsec, __u32 flags,
+		     __u64 user);
 
 /* ---- waiter thread --------------------------------------------------- */
 
