@@ -1,6 +1,8 @@
 # kevent lab - entry points. `make help` lists them.
 #
-# Variables: DEBUG=1 (debug kernel variant), T="suite ..." (guest suites to
+# Variables: BACKEND=uml (User-Mode Linux instead of QEMU), ROOTFS=debian
+# (the debootstrap Debian image instead of the busybox initramfs), DEBUG=1
+# (debug kernel variant), T="suite ..." (guest suites to
 # run), V=1 (show the guest console during make test), HOST=0 (skip the host
 # checks), GDB=1 (make vm with a gdb stub for make gdb-attach),
 # WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), EX=exercise
@@ -22,34 +24,35 @@ endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help deps kernel kernel-cmd rootfs vm vm-cmd gdb gdb-console gdb-attach gdb-walk test check clean distclean
+.PHONY: help deps kernel kernel-cmd rootfs vm vm-cmd gdb gdb-console gdb-attach gdb-walk test test-all check clean distclean
 
 help: ## this list
 	@echo "kevent lab - make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
-	@echo "Variables: DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1 WALK=walk SRC=source EX=exercise KLAB_BUILD=dir"
+	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1"
+	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
 deps: ## install the Debian packages the lab needs (idempotent)
 	@$(S)/deps.sh
 
-kernel: deps ## build the lab kernel (incremental, ccache)
+kernel: deps ## build the lab kernel (incremental, ccache); BACKEND=uml: the User-Mode Linux one
 	@$(S)/kernel.sh build
 
 kernel-cmd: ## print the kernel's make command of make kernel, clean environment included
 	@$(S)/kernel.sh make-cmd
 
-rootfs: deps ## build the busybox initramfs with the test programs
+rootfs: deps ## build the busybox initramfs with the test programs; ROOTFS=debian: the Debian image
 	@$(S)/rootfs.sh
 
-vm: kernel rootfs ## boot the lab kernel to a busybox shell (leave: poweroff or Ctrl-a x); GDB=1: with a gdb stub
+vm: kernel rootfs ## boot the lab kernel to a shell (leave: poweroff, or Ctrl-a x under QEMU); GDB=1: with a gdb stub
 	@$(S)/$(if $(filter 1,$(GDB)),gdb.sh vm,run-vm.sh)
 
 vm-cmd: ## print the QEMU command line of make vm without booting (scripts/run-vm.sh --dry-run)
 	@$(S)/run-vm.sh --dry-run $(if $(filter 1,$(GDB)),--gdb-run)
 
-gdb: kernel rootfs ## boot the lab kernel halted and debug it with GDB (docs/gdb.md)
+gdb: kernel rootfs ## boot the lab kernel halted and debug it with GDB (docs/gdb.md); BACKEND=uml: under gdbserver
 	@$(S)/gdb.sh start
 
 gdb-console: ## type into the guest of a running make gdb (second terminal)
@@ -65,6 +68,9 @@ gdb-walk: kernel rootfs ## run a GDB walkthrough in batch mode: WALK=storage-rea
 
 test: ## build everything, run host checks and all guest suites, summarise
 	@$(S)/test.sh
+
+test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), one summary
+	@$(S)/test-all.sh
 
 check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
 	@$(S)/kernel.sh check
@@ -85,7 +91,7 @@ gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's tr
 	@$(S)/gdb-docs.sh --run
 
 # The exercises of lab/ (lab/README.md); the logic is in scripts/lab.sh.
-.PHONY: lab-list lab-start lab-check lab-reset lab-validate test-all
+.PHONY: lab-list lab-start lab-check lab-reset lab-validate
 lab-list: ## list the exercises of lab/ and their status
 	@$(S)/lab.sh list
 
@@ -101,7 +107,11 @@ lab-reset: ## leave the exercise branch, back to where lab-start was run
 lab-validate: deps ## CI: every exercise's start FAILS its checker, the reference PASSES (EX="01 03" for some)
 	@$(S)/lab.sh validate $(EX)
 
-test-all: ## everything: make test, make test DEBUG=1, make lab-validate (all exercises)
-	@$(S)/test.sh
-	@DEBUG=1 HOST=0 $(S)/test.sh
-	@$(S)/lab.sh validate
+# The teaching documents (scripts/docs.sh); make test checks them (host_man,
+# host_review, host_design).
+.PHONY: man docs
+man: deps ## show a man page of docs/man/: make man PAGE=kevent_wait (without PAGE: the list)
+	@$(S)/docs.sh man $(PAGE)
+
+docs: deps ## render docs/diagrams/*.dot as SVG and docs/man/ as HTML into build/docs/
+	@$(S)/docs.sh render

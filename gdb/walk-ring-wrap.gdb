@@ -10,7 +10,10 @@
 # (published to user space as ring_over) grows: 0 -> 1 after 4 events,
 # 1 -> 2 after 8.
 #
-# A hardware watchpoint on q->rs.kover stops exactly there.
+# A hardware watchpoint on q->rs.kover stops exactly there: in
+# kevent_ring_copy(), the ring's copy step of the delivery engine
+# (kevent_deliver() in deliver.c), right after it wrote the entry and
+# published the new ring_kidx/ring_over to user space.
 
 set pagination off
 set confirm off
@@ -26,7 +29,7 @@ kevent-ring $q
 
 echo \n=== first wrap: watch q->rs.kover\n
 kevent-watch $q->rs.kover
-bt 3
+bt 4
 print $q->rs
 kevent-ring $q
 

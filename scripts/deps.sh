@@ -9,7 +9,12 @@ packages=(
 	"$KLAB_KERNEL_PKG" qemu-system-x86 busybox-static gdb ccache
 	build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
 	python3 sparse kmod
+	mandoc graphviz
+	debootstrap e2fsprogs
 )
+# mandoc: make man and the man page checks (mandoc -Tlint); graphviz: make
+# docs renders docs/diagrams/*.dot. debootstrap and e2fsprogs: make rootfs
+# ROOTFS=debian (mkfs.ext4 -d packs the image).
 # gdb-multiarch is not needed: host and guest are both x86_64.
 
 missing=()

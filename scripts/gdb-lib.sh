@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Starting a guest under QEMU's gdb stub and the GDB command line, for
+# Starting a guest under QEMU's gdb stub (User-Mode Linux: GDB runs the
+# linux process itself, uml_gdb_args) and the GDB command line, for
 # scripts/gdb.sh and scripts/gdb-tests.sh. Sourced after lib.sh, never run.
 #
 # The launcher (scripts/run-vm.sh) picks the first port that /proc shows
@@ -15,8 +16,20 @@
 gdb_args() {
 	printf '%s\0' -q -nx \
 		-iex "set pagination off" -iex "set confirm off" \
-		-iex "set auto-load python-scripts off" \
-		-ex "file $KLAB_VMLINUX" \
+		-iex "set auto-load python-scripts off"
+	if [ "$KLAB_BACKEND" = uml ]; then
+		# User-Mode Linux is a host process that lives on signals: its
+		# own page faults (SIGSEGV), timer (SIGALRM), I/O (SIGIO),
+		# IPIs of its helper threads (SIGUSR1), its ptraced user-space
+		# processes (SIGCHLD). GDB must pass them on silently, or every
+		# tick stops the session.
+		# (one command: GDB prints its table once)
+		printf '%s\0' -iex "handle SIGSEGV SIGUSR1 SIGIO SIGALRM SIGVTALRM SIGWINCH SIGCHLD SIGPIPE nostop noprint pass"
+		# UML starts a host process per guest address space: GDB
+		# detaches from each, silently.
+		printf '%s\0' -iex "set print inferior-events off"
+	fi
+	printf '%s\0' -ex "file $KLAB_VMLINUX" \
 		-ex "source $KLAB_OBJ/vmlinux-gdb.py" \
 		-ex "source $KLAB_ROOT/gdb/kevent-gdb.py"
 }
@@ -88,4 +101,21 @@ stop_stub() {
 		kill -KILL -- "-$stub_pid" 2>/dev/null || true
 	fi
 	wait "$stub_pid" 2>/dev/null || true
+}
+
+# uml_gdb_args RUN-VM-ARGS...: the GDB command line (after gdb_args) that
+# runs the User-Mode Linux guest of run-vm.sh --backend uml RUN-VM-ARGS as
+# GDB's own inferior, NUL-separated: plain process debugging, no stub (the
+# only stub for a process, gdbserver, listens on every interface). The
+# guest's command line is the launcher's own (--dry-run), without its
+# timeout wrapper; its output goes where UML_REDIR says (shell
+# redirections, e.g. ">log 2>&1").
+uml_gdb_args() {
+	local -a vm
+	local line
+	line=$("$KLAB_ROOT/scripts/run-vm.sh" --backend uml --dry-run "$@") || return 1
+	eval "vm=($line)"
+	[ "${vm[0]}" = timeout ] && vm=("${vm[@]:4}")
+	# GDB's "file" is vmlinux, the same executable as linux (a hard link).
+	printf '%s\0' -ex "set args $(quote "${vm[@]:1}") ${UML_REDIR:-}"
 }

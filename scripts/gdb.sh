@@ -53,7 +53,36 @@ need_built() {
 	command -v gdb >/dev/null || die "gdb missing (run: scripts/deps.sh)"
 }
 
+# start, under User-Mode Linux: GDB runs linux itself; its console is a
+# pty (make gdb-console), the kernel's messages go to the console log.
+cmd_start_uml() {
+	need_built
+	local log=$state/console.log
+	local -a args
+	: >"$log"
+	echo "$log" >"$state/console.err"
+	echo "0 $$" >"$state/session.port"
+	mapfile -d '' args < <(gdb_args)
+	mapfile -d '' -O "${#args[@]}" args < <(UML_REDIR=">>$log 2>&1" uml_gdb_args --console pty)
+	cat <<EOF
+
+kevent lab GDB session: User-Mode Linux, GDB runs $(basename "$KLAB_UML_LINUX") as its own process
+  guest console    tail -f $log
+  type in guest    make gdb-console BACKEND=uml   (after 'run'; Ctrl-x leaves)
+
+In GDB:  break kevent_storage_ready       then 'run', and in the guest: kevent-demo user
+         run                              boot the guest (Ctrl-C stops it again)
+         kevent-help                      the kevent helpers
+         quit                             ends GDB and the guest
+EOF
+	set +e
+	gdb "${args[@]}"
+	set -e
+	rm -f "$state/console.err" "$state/session.port"
+}
+
 cmd_start() {
+	[ "$KLAB_BACKEND" = uml ] && { cmd_start_uml; return; }
 	need_built
 	local log=$state/console.log err=$state/qemu.err portfile=$state/session.port pty="" port i
 	rm -f "$state/console.pty"
@@ -64,12 +93,17 @@ cmd_start() {
 		die "the guest did not start (see above)"
 	fi
 	port=$stub_port
-	for ((i = 0; i < 100; i++)); do
-		pty=$(sed -n 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' "$err" | head -n 1)
-		[ -n "$pty" ] && break
-		sleep 0.1
-	done
-	[ -n "$pty" ] && echo "$pty" >"$state/console.pty"
+	# QEMU opens the console's pty before the guest starts; UML opens it
+	# while it boots, after GDB's first continue (make gdb-console finds
+	# it then).
+	if [ "$KLAB_BACKEND" = qemu ]; then
+		for ((i = 0; i < 100; i++)); do
+			pty=$(console_pty "$err")
+			[ -n "$pty" ] && break
+			sleep 0.1
+		done
+		[ -n "$pty" ] && echo "$pty" >"$state/console.pty"
+	fi
 	cat <<EOF
 
 kevent lab GDB session: $(grep -m1 '^klab: booting' "$err" | sed 's/^klab: //')
@@ -90,9 +124,22 @@ EOF
 	rm -f "$state/console.pty" "$portfile"
 }
 
+# console_pty ERR: the console's pseudo-terminal, from the launcher's
+# messages: QEMU's "char device redirected to /dev/pts/N", UML's "Virtual
+# console 0 assigned device '/dev/pts/N'".
+console_pty() {
+	sed -n -e 's|.*redirected to \(/dev/pts/[0-9]*\).*|\1|p' \
+		-e "s|.*Virtual console 0 assigned device '\\(/dev/pts/[0-9]*\\)'.*|\\1|p" "$1" |
+		head -n 1
+}
+
 cmd_console() {
 	local pty port pid
 	pty=$(cat "$state/console.pty" 2>/dev/null || true)
+	if [ -z "$pty" ] && [ -s "$state/console.err" ]; then
+		pty=$(console_pty "$(cat "$state/console.err")")
+		[ -n "$pty" ] || die "the guest has not opened its console yet: 'run' in GDB first"
+	fi
 	read -r port pid 2>/dev/null <"$state/session.port" || true
 	# A stale path could name another terminal's pty: the session's QEMU
 	# must still be running.

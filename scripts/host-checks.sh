@@ -9,7 +9,16 @@
 #   host_run_vm    each option of scripts/run-vm.sh gives the expected QEMU
 #                  arguments (run-vm.sh --dry-run); bad usage exits 2
 #   host_docs      no tracked document links outside the repository
+#   host_man, host_review, host_design
+#                  scripts/docs.sh check: man pages lint clean and their
+#                  ERRORS match docs/errors.md, the review walkthroughs'
+#                  file:function references exist, the diagrams render
 set -euo pipefail
+# The checks name each backend and root file system themselves (QEMU and
+# busybox by default, --backend uml, --rootfs debian): make test BACKEND=uml
+# runs the same checks with the same expectations, and no variable of the
+# make that runs us (in MAKEFLAGS) reaches the makes they run.
+unset BACKEND ROOTFS MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -26,35 +35,8 @@ top_make() {
 }
 
 # Results are collected per group and printed as one KTAP document each.
-group=""
-lines=()
-n=0
-failed=0
-begin() {
-	group=$1
-	lines=()
-	n=0
-}
-result() { # result OK NAME [DIAGNOSTIC...]
-	local ok=$1 name=$2 d
-	shift 2
-	n=$((n + 1))
-	if [ "$ok" = 1 ]; then
-		lines+=("ok $n $name")
-	else
-		for d in "$@"; do
-			lines+=("# $d")
-		done
-		lines+=("not ok $n $name")
-		failed=$((failed + 1))
-	fi
-}
-end() {
-	echo "KTAP version 1"
-	echo "1..$n"
-	echo "# Subtest: $group"
-	printf '%s\n' "${lines[@]}"
-}
+# shellcheck source=scripts/ktap-lib.sh
+. "$(dirname "$0")/ktap-lib.sh"
 
 # expect NAME WANT_RC PATTERN... -- CMD...: run CMD; its exit status must be
 # WANT_RC and its output (stdout and stderr) match every extended regular
@@ -105,14 +87,14 @@ begin host_make
 # make kernel-cmd prints the command 'make kernel' runs; given every variable
 # that means something to the kernel's make, on our command line and in the
 # environment, the command must carry none of them.
-# (O= is there once: the lab's output directory.)
+# (O= is there once: the lab's output directory; the probe values are paths no build directory can start with, wherever the clone is.)
 leaky='(W|V|C|M|ARCH|CROSS_COMPILE|LLVM|KCFLAGS|KBUILD_[A-Z_]+|MAKEFLAGS|MFLAGS|MAKELEVEL|MAKEOVERRIDES)'
 expect kernel_make_gets_no_make_variable_of_ours 0 \
 	'^env -i ' " make -C $(re "$KLAB_SRC") O=$(re "$KLAB_OBJ") " ' bzImage scripts_gdb$' \
-	"!(^| )'?$leaky=" '!O=/tmp' -- \
-	env W=1 V=1 C=2 M=x O=/tmp ARCH=arm CROSS_COMPILE=x- KBUILD_EXTRA_WARN=1 KCFLAGS=-Werror \
+	"!(^| )'?$leaky=" '!O=/klab-leak-probe' -- \
+	env W=1 V=1 C=2 M=x O=/klab-leak-probe ARCH=arm CROSS_COMPILE=x- KBUILD_EXTRA_WARN=1 KCFLAGS=-Werror \
 	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" kernel-cmd \
-	W=storage-ready V=1 C=1 M=/tmp O=/tmp T=lab_guest
+	W=storage-ready V=1 C=1 M=/klab-leak-probe O=/klab-leak-probe T=lab_guest
 
 # The real path, under our Makefile: a recipe of it runs scripts/kernel.sh,
 # whose kmake runs a stand-in 'make' (first in PATH; our make is called by its
@@ -126,9 +108,9 @@ EOF
 chmod +x "$work/bin/make"
 printf 'klab-probe:\n\t@scripts/kernel.sh make help\n' >"$work/probe.mk"
 set +e
-env PATH="$work/bin:$PATH" KLAB_BUILD="$work/build" W=1 V=1 O=/tmp KBUILD_EXTRA_WARN=1 \
+env PATH="$work/bin:$PATH" KLAB_BUILD="$work/build" W=1 V=1 O=/klab-leak-probe KBUILD_EXTRA_WARN=1 \
 	"$real_make" --no-print-directory -s -C "$KLAB_ROOT" -f Makefile -f "$work/probe.mk" \
-	klab-probe W=storage-ready V=1 C=1 O=/tmp >"$work/probe.out" 2>&1
+	klab-probe W=storage-ready V=1 C=1 O=/klab-leak-probe >"$work/probe.out" 2>&1
 set -e
 ok=0
 diags=()
@@ -219,6 +201,24 @@ expect bad_accel_exits_2 2 '--accel takes kvm or tcg' -- dry --accel hvf
 expect bad_console_exits_2 2 '--console takes stdio or pty' -- dry --console vga
 expect console_pty_with_exec_exits_2 2 'interactive use' -- dry --console pty --exec true
 expect share_missing_dir_exits_2 2 '--share: no directory' -- dry --share "$work/nope"
+# User-Mode Linux: the linux binary, its console on this terminal (--exec:
+# output only, so that the end of input never hangs the console up).
+uml_linux=$KLAB_BUILD/obj-uml/linux
+expect uml_runs_the_linux_binary 0 "^$(re "$uml_linux") mem=1G initrd=$(re "$KLAB_INITRD") " \
+	' con=null ssl=null con0=fd:0,fd:1 loglevel=5$' '!timeout|gdb|-smp' -- dry --backend uml
+expect uml_backend_from_BACKEND 0 "^$(re "$uml_linux") " -- env BACKEND=uml "$run_vm" --dry-run
+expect uml_exec 0 "^timeout -k 5 30 $(re "$uml_linux") " ' con0=null,fd:1 ' \
+	" klab_exec=$(re "$(b64 "$cmd")")$" -- dry --backend uml --exec "$cmd" --timeout 30
+expect uml_share_is_hostfs 0 "klab_share=$(re "$(b64 "hostfs $work/share1"$'\n'"hostfs $work/share 2"$'\n')")" -- \
+	dry --backend uml --share "$work/share1" --share "$work/share 2"
+expect uml_mem_append 0 ' mem=256M ' ' loglevel=5 foo=1 bar$' -- dry --backend uml --mem 256M --append 'foo=1 bar'
+expect uml_console_pty 0 ' con0=pty stderr=1 loglevel=7' -- dry --backend uml --console pty
+expect uml_two_cpus_exits_2 2 'uniprocessor' -- dry --backend uml --cpus 2
+expect uml_accel_exits_2 2 '--accel is for QEMU' -- dry --backend uml --accel tcg
+expect uml_gdb_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb
+expect uml_gdb_run_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb-run
+expect uml_debug_exits_2 2 'no debug variant' -- env DEBUG=1 "$run_vm" --dry-run --backend uml
+expect bad_backend_exits_2 2 '--backend takes qemu or uml' -- dry --backend xen
 end
 
 # --- documents stay inside the repository -----------------------------------
@@ -284,5 +284,9 @@ else
 	result 0 docs_check_catches_a_leak "found ${#leaks[@]} of 2 leaks: ${leaks[*]}"
 fi
 end
+
+# --- teaching documents: man pages, review walkthroughs, diagrams ----------
+# Its own KTAP documents; a failure there fails this script too.
+"$KLAB_ROOT/scripts/docs.sh" check || failed=$((failed + 1))
 
 [ "$failed" = 0 ]

@@ -95,7 +95,11 @@ locked_prepare() {
 }
 
 fragments() {
-	echo "$KLAB_ROOT/kernel/configs/lab.config"
+	if [ "$KLAB_BACKEND" = uml ]; then
+		echo "$KLAB_ROOT/kernel/configs/uml.config"
+	else
+		echo "$KLAB_ROOT/kernel/configs/lab.config"
+	fi
 	echo "$KLAB_ROOT/kernel/configs/kevent.config"
 	if [ "$KLAB_VARIANT" = debug ]; then
 		echo "$KLAB_ROOT/kernel/configs/debug.config"
@@ -118,8 +122,21 @@ kmake_cmd() {
 			kcmd+=("$v=${!v}")
 		fi
 	done
-	kcmd+=(make -C "$KLAB_SRC" O="$KLAB_OBJ" CC="ccache gcc" HOSTCC="ccache gcc"
-		-j"$(nproc_jobs)" "$@")
+	kcmd+=(make -C "$KLAB_SRC" O="$KLAB_OBJ")
+	# UML: the same tree as ARCH=um; its x86_64 subarchitecture takes the
+	# system call table from arch/x86's syscall_64.tbl (arch/um's
+	# archheaders), so the glue of kernel/patches serves both backends.
+	[ "$KLAB_BACKEND" = uml ] && kcmd+=(ARCH=um SUBARCH=x86_64)
+	kcmd+=(CC="ccache gcc" HOSTCC="ccache gcc" -j"$(nproc_jobs)" "$@")
+}
+
+# The targets of a build: the boot image and the kernel's GDB scripts.
+build_targets() {
+	if [ "$KLAB_BACKEND" = uml ]; then
+		echo linux scripts_gdb
+	else
+		echo bzImage scripts_gdb
+	fi
 }
 
 kmake() {
@@ -186,8 +203,9 @@ build() {
 	local log=$KLAB_LOGS/build-$KLAB_VARIANT.log start
 	start=$(date +%s)
 	stage build "$KLAB_VARIANT kernel (log: $log)"
-	run_logged "$log" kmake bzImage scripts_gdb
-	stage build "done in $(($(date +%s) - start))s: $KLAB_BZIMAGE"
+	# shellcheck disable=SC2046 # two target words
+	run_logged "$log" kmake $(build_targets)
+	stage build "done in $(($(date +%s) - start))s: $KLAB_KERNEL_IMAGE"
 }
 
 check() {
@@ -222,7 +240,8 @@ check() {
 # build (default ARGS: the targets of 'build').
 make_cmd() {
 	local -a kcmd
-	[ $# -gt 0 ] || set -- bzImage scripts_gdb
+	# shellcheck disable=SC2046 # two target words
+	[ $# -gt 0 ] || set -- $(build_targets)
 	kmake_cmd "$@"
 	quote "${kcmd[@]}"
 }

@@ -14,9 +14,27 @@ KLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # KLAB_BUILD at a shared directory.
 KLAB_BUILD=${KLAB_BUILD:-$KLAB_ROOT/build}
 KLAB_SRC=$KLAB_BUILD/src/$KLAB_KERNEL_TOPDIR
+# BACKEND=qemu (default) boots the x86_64 kernel under QEMU; BACKEND=uml
+# builds the same tree as User-Mode Linux (ARCH=um), a kernel that runs as a
+# process of the host.
+KLAB_BACKEND=${BACKEND:-qemu}
+case "$KLAB_BACKEND" in
+qemu | uml) ;;
+*)
+	printf 'error: BACKEND=%s: the backends are qemu and uml\n' "$KLAB_BACKEND" >&2
+	exit 2
+	;;
+esac
 # DEBUG=1 selects the debug kernel variant (KASAN, lockdep, ...), built in
 # its own output directory so switching variants never forces a full rebuild.
-if [ "${DEBUG:-0}" = 1 ]; then
+# The UML kernel is a variant of its own, next to them.
+if [ "$KLAB_BACKEND" = uml ]; then
+	if [ "${DEBUG:-0}" = 1 ]; then
+		printf 'error: DEBUG=1 is a QEMU kernel; the UML backend has no debug variant (drop BACKEND=uml or DEBUG=1)\n' >&2
+		exit 2
+	fi
+	KLAB_VARIANT=uml
+elif [ "${DEBUG:-0}" = 1 ]; then
 	KLAB_VARIANT=debug
 else
 	KLAB_VARIANT=lab
@@ -25,7 +43,25 @@ KLAB_OBJ=$KLAB_BUILD/obj-$KLAB_VARIANT
 KLAB_LOGS=$KLAB_BUILD/logs
 KLAB_VMLINUX=$KLAB_OBJ/vmlinux
 KLAB_BZIMAGE=$KLAB_OBJ/arch/x86/boot/bzImage
+# The UML kernel is an ordinary host executable (a copy of vmlinux).
+KLAB_UML_LINUX=$KLAB_OBJ/linux
+if [ "$KLAB_BACKEND" = uml ]; then
+	KLAB_KERNEL_IMAGE=$KLAB_UML_LINUX
+else
+	KLAB_KERNEL_IMAGE=$KLAB_BZIMAGE
+fi
 KLAB_INITRD=$KLAB_BUILD/rootfs/initramfs.cpio.gz
+# ROOTFS=debian boots a debootstrap Debian image (scripts/rootfs-debian.sh)
+# instead of the busybox initramfs.
+KLAB_ROOTFS=${ROOTFS:-busybox}
+case "$KLAB_ROOTFS" in
+busybox | debian) ;;
+*)
+	printf 'error: ROOTFS=%s: the root file systems are busybox and debian\n' "$KLAB_ROOTFS" >&2
+	exit 2
+	;;
+esac
+KLAB_DEBIAN_IMAGE=$KLAB_BUILD/rootfs/debian.ext4
 # The compiler cache belongs to the user, not to a clone: it survives
 # make distclean and a fresh clone, and serves every clone that builds in the
 # same directory (KLAB_BUILD). CCACHE_DIR overrides it. Its size limit is

@@ -5,6 +5,11 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# ROOTFS=debian: the Debian image instead (scripts/rootfs-debian.sh).
+if [ "$KLAB_ROOTFS" = debian ]; then
+	exec "$KLAB_ROOT/scripts/rootfs-debian.sh"
+fi
+
 busybox=/bin/busybox
 [ -x "$busybox" ] || die "$busybox not found (run scripts/deps.sh)"
 if ldd "$busybox" >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one QEMU launcher of the lab. Every make target boots through it.
+# The one launcher of the lab: QEMU, or User-Mode Linux (--backend uml).
+# Every make target boots through it.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -12,10 +13,24 @@ Boot the lab kernel with the lab initramfs under QEMU, serial console on
 this terminal. Without --exec you get a busybox shell: leave with 'poweroff'
 or Ctrl-a x.
 
-  --kernel FILE      kernel image (default: $KLAB_BZIMAGE)
+With --backend uml the kernel is User-Mode Linux: the UML build's 'linux'
+binary runs as a process of this machine (no emulator, uniprocessor), its
+console on this terminal; leave the shell with 'poweroff' (Ctrl-C goes to
+the guest; from another terminal, 'kill PID' of the launcher's process).
+
+  --backend qemu|uml boot under QEMU (default) or as User-Mode Linux
+                     (default: \$BACKEND, else qemu)
+  --kernel FILE      kernel image (default: $KLAB_BZIMAGE;
+                     UML: $KLAB_UML_LINUX)
   --initrd FILE      initramfs (default: $KLAB_INITRD)
+  --rootfs busybox|debian
+                     the busybox initramfs (default: \$ROOTFS, else busybox)
+                     or the Debian image $KLAB_DEBIAN_IMAGE
+                     (make rootfs ROOTFS=debian) as the root disk:
+                     virtio-blk under QEMU, ubd under UML, booted on a
+                     throw-away overlay (the image is never written)
   --append ARGS      extra kernel command line
-  --cpus N           virtual CPUs (default: 2)
+  --cpus N           virtual CPUs (default: 2; UML: 1, the only choice)
   --mem SIZE         guest memory (default: 1G)
   --exec 'CMD'       run CMD with sh in the guest, print its output, power
                      off and exit with CMD's exit status (non-zero if the
@@ -23,27 +38,31 @@ or Ctrl-a x.
   --timeout S        kill the guest after S seconds and fail (default: none
                      interactively, 600 with --exec)
   --share DIR        mount host directory DIR at the same path in the guest
-                     (virtio-9p); may be repeated
+                     (virtio-9p; UML: hostfs); may be repeated
   --gdb              start QEMU's gdb stub on 127.0.0.1 and halt the CPU
-                     until a debugger continues it
+                     until a debugger continues it; QEMU only (under UML,
+                     GDB runs the linux process itself: make gdb BACKEND=uml)
   --gdb-run          start the gdb stub but let the guest run; a debugger
-                     can attach later (make gdb-attach)
+                     can attach later (make gdb-attach); QEMU only
   --gdb-port PORT    port of the gdb stub (default: the first free from 1234)
   --gdb-port-file F  write "PORT PID" to F once the port is chosen (PID:
                      this launcher, QEMU itself when interactive)
   --console pty      put the console on a new pseudo-terminal instead of
                      this terminal (QEMU prints its path; connect with
-                     'busybox microcom PATH'); no monitor. Interactive only
+                     'busybox microcom PATH'); no monitor. Interactive only.
+                     UML prints the path ("Virtual console 0 assigned
+                     device") with the kernel messages on stderr
   --log FILE         also write the console to FILE
   --accel kvm|tcg    force an accelerator (default: KVM when /dev/kvm is
-                     usable, TCG otherwise)
-  --dry-run          print the QEMU command line (shell-quoted, with the
+                     usable, TCG otherwise); QEMU only
+  --dry-run          print the QEMU (or UML) command line (shell-quoted, with the
                      timeout wrapper if any) and exit 0 without booting;
                      nothing needs to be built, no file is written
                      (make vm-cmd)
   -h, --help         this text
 
-Environment: DEBUG=1 boots the debug kernel variant.
+Environment: DEBUG=1 boots the debug kernel variant (QEMU only); BACKEND=uml
+is --backend uml.
 Exit status: with --exec, CMD's; 124 guest timed out, 125 no status from
 the guest; 2 bad usage; 1 other errors.
 EOF
@@ -55,10 +74,12 @@ usage_error() {
 	exit 2
 }
 
-kernel=$KLAB_BZIMAGE
+backend=$KLAB_BACKEND
+kernel=""
 initrd=$KLAB_INITRD
+rootfs=$KLAB_ROOTFS
 append=""
-cpus=2
+cpus=""
 mem=1G
 exec_cmd=""
 have_exec=0
@@ -75,12 +96,14 @@ dry_run=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
+	--backend | --rootfs | --kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
 		--gdb-port | --gdb-port-file | --console | --log | --accel)
 		[ $# -ge 2 ] || usage_error "$1 needs an argument"
 		;;
 	esac
 	case "$1" in
+	--backend) backend=$2; shift ;;
+	--rootfs) rootfs=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--initrd) initrd=$2; shift ;;
 	--append) append=$2; shift ;;
@@ -107,7 +130,40 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-case "$cpus" in '' | *[!0-9]* | 0) usage_error "--cpus takes a number of CPUs" ;; esac
+case "$backend" in
+qemu) ;;
+uml)
+	# The UML kernel is its own build (obj-uml): --backend uml names it
+	# even when BACKEND is not set in the environment.
+	if [ "$KLAB_BACKEND" != uml ]; then
+		[ "${DEBUG:-0}" = 1 ] && usage_error "DEBUG=1 is a QEMU kernel; the UML backend has no debug variant"
+		KLAB_OBJ=$KLAB_BUILD/obj-uml
+		KLAB_UML_LINUX=$KLAB_OBJ/linux
+		KLAB_VARIANT=uml
+	fi
+	;;
+*) usage_error "--backend takes qemu or uml" ;;
+esac
+case "$rootfs" in
+busybox | debian) ;;
+*) usage_error "--rootfs takes busybox or debian" ;;
+esac
+if [ -z "$kernel" ]; then
+	if [ "$backend" = uml ]; then kernel=$KLAB_UML_LINUX; else kernel=$KLAB_BZIMAGE; fi
+fi
+case "$cpus" in
+'') if [ "$backend" = uml ]; then cpus=1; else cpus=2; fi ;;
+*[!0-9]* | 0) usage_error "--cpus takes a number of CPUs" ;;
+esac
+if [ "$backend" = uml ]; then
+	# UML in Linux 6.12 has no SMP (it came in 6.15).
+	[ "$cpus" = 1 ] || usage_error "--cpus $cpus: User-Mode Linux 6.12 is uniprocessor"
+	[ -z "$accel" ] || usage_error "--accel is for QEMU; User-Mode Linux runs as a host process"
+	# No stub: gdbserver would listen on every interface whatever host
+	# it is given; GDB runs the linux process itself (scripts/gdb.sh).
+	[ "$gdb" = 1 ] &&
+		usage_error "--gdb, --gdb-run and --gdb-port are QEMU's; under UML GDB runs the linux process: make gdb BACKEND=uml"
+fi
 case "$console" in
 stdio) ;;
 pty) [ "$have_exec" = 0 ] || usage_error "--console pty is for interactive use, not with --exec" ;;
@@ -127,9 +183,168 @@ elif [ "$have_exec" = 1 ]; then
 	timeout_s=600
 fi
 if [ "$dry_run" = 0 ]; then
-	[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
-	[ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
-	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
+	if [ "$backend" = uml ]; then
+		[ -x "$kernel" ] || die "no UML kernel at $kernel (run: make kernel BACKEND=uml)"
+	else
+		[ -f "$kernel" ] || die "no kernel at $kernel (run: make kernel)"
+		command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (run: scripts/deps.sh)"
+	fi
+	if [ "$rootfs" = debian ]; then
+		[ -f "$KLAB_DEBIAN_IMAGE" ] || die "no Debian image at $KLAB_DEBIAN_IMAGE (run: make rootfs ROOTFS=debian)"
+	else
+		[ -f "$initrd" ] || die "no initramfs at $initrd (run: make rootfs)"
+	fi
+fi
+
+# Files of this launch removed when it ends (the --exec output, UML's
+# copy-on-write overlay of the Debian image).
+cleanup=()
+trap 'rm -rf "${cleanup[@]}"' EXIT
+
+# run_exec CMD...: run the guest of --exec without terminal input, its
+# console on stdout (and --log); exit with the status the guest reported as
+# its last word "klab-exit: N", 124 when it timed out, 125 without a status.
+exec_out=""
+run_exec() {
+	local rc status
+	exec_out=$(mktemp)
+	cleanup+=("$exec_out")
+	set +e
+	"$@" </dev/null 2>&1 | tee "$exec_out" | stdbuf -oL tr -d '\r'
+	rc=${PIPESTATUS[0]}
+	set -e
+	[ -n "$log" ] && tr -d '\r' <"$exec_out" >"$log"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "klab: guest timed out after ${timeout_s}s and was killed" >&2
+		exit 124
+	fi
+	status=$(tr -d '\r' <"$exec_out" | sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' | tail -n 1)
+	if [ -z "$status" ]; then
+		if grep -q 'Kernel panic' "$exec_out"; then
+			echo "klab: the guest kernel panicked" >&2
+		else
+			echo "klab: the guest ended without reporting a status ($backend exit $rc)" >&2
+		fi
+		exit 125
+	fi
+	exit "$status"
+}
+
+# Is a TCP port taken (bound, listening or connected, IPv4 or IPv6)? Read
+# from /proc/net/tcp*, never by connecting: a connection to the gdb stub of a
+# running guest would stop that guest.
+port_in_use() {
+	grep -qs -- "$(printf ':%04X ' "$1")" /proc/net/tcp /proc/net/tcp6
+}
+
+# pick_gdb_port: the first free port from 1234 unless --gdb-port chose one;
+# written to --gdb-port-file as "PORT PID".
+pick_gdb_port() {
+	if [ -z "$gdb_port" ]; then
+		gdb_port=1234
+		while port_in_use "$gdb_port"; do
+			gdb_port=$((gdb_port + 1))
+		done
+	fi
+	if [ -n "$gdb_port_file" ] && [ "$dry_run" = 0 ]; then
+		mkdir -p "$(dirname "$gdb_port_file")"
+		echo "$gdb_port $$" >"$gdb_port_file"
+	fi
+}
+
+# klab_share=<base64 of "tag path" lines> for rootfs/init; tag "hostfs"
+# mounts the path through UML's hostfs, klabN a virtio-9p tag of QEMU.
+share_arg() { # share_arg LINES
+	[ -n "$1" ] && printf ' klab_share=%s' "$(printf '%s' "$1" | base64 -w0)"
+	return 0
+}
+# The command travels base64-encoded on the kernel command line, so any
+# quoting survives; rootfs/init decodes it.
+exec_arg() {
+	[ "$have_exec" = 1 ] && printf ' klab_exec=%s' "$(printf '%s' "$exec_cmd" | base64 -w0)"
+	return 0
+}
+
+if [ "$backend" = uml ]; then
+	# User-Mode Linux: the kernel is the host process "linux", its command
+	# line is its arguments. con0 (tty0, /dev/console) is this terminal or
+	# a new pty; every other console and serial line would open a pty or an
+	# xterm of its own by default: none. mem= is backed by a sparse file in
+	# TMPDIR (or /dev/shm). A panic makes UML abort (it never reboots), so
+	# no panic= is needed.
+	cmdline="mem=$mem"
+	if [ "$rootfs" = debian ]; then
+		# ubd0 is a copy-on-write overlay on the image: the guest's
+		# writes go to a file of ours, removed when it ends.
+		cow=${TMPDIR:-/tmp}/klab-uml-$$.cow
+		[ "$dry_run" = 1 ] || cleanup+=("$cow")
+		cmdline+=" ubd0=$cow,$KLAB_DEBIAN_IMAGE root=/dev/ubda rw init=/sbin/klab-init"
+	else
+		cmdline+=" initrd=$initrd"
+	fi
+	cmdline+=" con=null ssl=null"
+	if [ "$console" = pty ]; then
+		# UML names the pty at KERN_INFO; stderr=1 copies the kernel's
+		# messages to our stderr, where gdb.sh finds it.
+		cmdline+=" con0=pty stderr=1 loglevel=7"
+	elif [ "$have_exec" = 1 ]; then
+		# No input channel: at end of input (/dev/null) UML would hang
+		# up the console, and the guest's output would be lost.
+		cmdline+=" con0=null,fd:1 loglevel=5"
+	else
+		cmdline+=" con0=fd:0,fd:1 loglevel=5"
+	fi
+	[ -n "$append" ] && cmdline+=" $append"
+	share_list=""
+	for dir in "${shares[@]}"; do
+		share_list+="hostfs $dir"$'\n'
+	done
+	cmdline+=$(share_arg "$share_list")
+	cmdline+=$(exec_arg)
+	[ "${#cmdline}" -lt 2000 ] || usage_error "kernel command line too long (${#cmdline} bytes): shorten --exec"
+	read -ra words <<<"$cmdline"
+	vm=("$kernel" "${words[@]}")
+	if [ "$dry_run" = 0 ]; then
+		echo "klab: booting $(basename "$kernel") as User-Mode Linux (1 CPU, $mem)" >&2
+		# A panicking UML aborts: no core file of guest-sized memory.
+		ulimit -c 0
+	fi
+	if [ "$have_exec" = 1 ]; then
+		vm=(timeout -k 5 "$timeout_s" "${vm[@]}")
+		if [ "$dry_run" = 1 ]; then
+			quote "${vm[@]}"
+			exit 0
+		fi
+		run_exec "${vm[@]}"
+	fi
+	if [ -n "$timeout_s" ]; then
+		vm=(timeout --foreground "$timeout_s" "${vm[@]}")
+	fi
+	if [ "$dry_run" = 1 ]; then
+		quote "${vm[@]}"
+		exit 0
+	fi
+	# UML puts this terminal in raw mode (Ctrl-C goes to the guest) and
+	# restores it when it ends normally; restore it also when it is killed.
+	if [ -t 0 ]; then
+		saved_tty=$(stty -g)
+		trap 'stty "$saved_tty"; rm -rf "${cleanup[@]}"' EXIT
+	fi
+	set +e
+	if [ -n "$log" ] && [ "$console" = pty ]; then
+		# The console is the pty: here only the kernel's messages
+		# (stderr=1), kept on stderr.
+		"${vm[@]}" 2>&1 | tee "$log" >&2
+		rc=${PIPESTATUS[0]}
+	elif [ -n "$log" ]; then
+		"${vm[@]}" 2>&1 | tee "$log"
+		rc=${PIPESTATUS[0]}
+	else
+		"${vm[@]}"
+		rc=$?
+	fi
+	set -e
+	exit "$rc"
 fi
 
 if [ -z "$accel" ]; then
@@ -153,8 +368,15 @@ cmdline="console=ttyS0 nokaslr panic=-1 loglevel=5 no_timer_check"
 [ "$KLAB_VARIANT" = debug ] && [ "$accel" = tcg ] && cmdline+=" watchdog_thresh=60"
 cmdline+=" $append"
 qemu=(qemu-system-x86_64 -machine pc "${accel_args[@]}" -smp "$cpus" -m "$mem"
-	-kernel "$kernel" -initrd "$initrd" -display none -no-reboot
-	-device virtio-rng-pci)
+	-kernel "$kernel")
+if [ "$rootfs" = debian ]; then
+	# snapshot=on: the guest's writes go to a temporary overlay.
+	qemu+=(-drive "file=$KLAB_DEBIAN_IMAGE,format=raw,if=virtio,snapshot=on")
+	cmdline+=" root=/dev/vda rw init=/sbin/klab-init"
+else
+	qemu+=(-initrd "$initrd")
+fi
+qemu+=(-display none -no-reboot -device virtio-rng-pci)
 
 tag=0
 share_list=""
@@ -163,28 +385,12 @@ for dir in "${shares[@]}"; do
 	share_list+="klab$tag $dir"$'\n'
 	tag=$((tag + 1))
 done
-[ -n "$share_list" ] && cmdline+=" klab_share=$(printf '%s' "$share_list" | base64 -w0)"
-# The command travels base64-encoded on the kernel command line, so any
-# quoting survives; rootfs/init decodes it.
-if [ "$have_exec" = 1 ]; then
-	cmdline+=" klab_exec=$(printf '%s' "$exec_cmd" | base64 -w0)"
-fi
+cmdline+=$(share_arg "$share_list")
+cmdline+=$(exec_arg)
 [ "${#cmdline}" -lt 2000 ] || usage_error "kernel command line too long (${#cmdline} bytes): shorten --exec"
 
-# Is a TCP port taken (bound, listening or connected, IPv4 or IPv6)? Read
-# from /proc/net/tcp*, never by connecting: a connection to the gdb stub of a
-# running guest would stop that guest.
-port_in_use() {
-	grep -qs -- "$(printf ':%04X ' "$1")" /proc/net/tcp /proc/net/tcp6
-}
-
 if [ "$gdb" = 1 ]; then
-	if [ -z "$gdb_port" ]; then
-		gdb_port=1234
-		while port_in_use "$gdb_port"; do
-			gdb_port=$((gdb_port + 1))
-		done
-	fi
+	pick_gdb_port
 	qemu+=(-gdb "tcp:127.0.0.1:$gdb_port")
 	if [ "$gdb_halt" = 1 ]; then
 		qemu+=(-S)
@@ -193,10 +399,6 @@ if [ "$gdb" = 1 ]; then
 	else
 		[ "$dry_run" = 1 ] ||
 			echo "klab: gdb stub on 127.0.0.1:$gdb_port (attach: make gdb-attach)" >&2
-	fi
-	if [ -n "$gdb_port_file" ] && [ "$dry_run" = 0 ]; then
-		mkdir -p "$(dirname "$gdb_port_file")"
-		echo "$gdb_port $$" >"$gdb_port_file"
 	fi
 fi
 qemu+=(-append "$cmdline")
@@ -233,24 +435,4 @@ if [ "$dry_run" = 1 ]; then
 	quote "${qemu[@]}"
 	exit 0
 fi
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-set +e
-"${qemu[@]}" </dev/null 2>&1 | tee "$out" | stdbuf -oL tr -d '\r'
-rc=${PIPESTATUS[0]}
-set -e
-[ -n "$log" ] && tr -d '\r' <"$out" >"$log"
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-	echo "klab: guest timed out after ${timeout_s}s and was killed" >&2
-	exit 124
-fi
-status=$(tr -d '\r' <"$out" | sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' | tail -n 1)
-if [ -z "$status" ]; then
-	if grep -q 'Kernel panic' "$out"; then
-		echo "klab: the guest kernel panicked" >&2
-	else
-		echo "klab: the guest ended without reporting a status (qemu exit $rc)" >&2
-	fi
-	exit 125
-fi
-exit "$status"
+run_exec "${qemu[@]}"

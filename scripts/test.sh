@@ -12,6 +12,9 @@
 #   DEBUG=1         use the debug kernel variant
 #   KLAB_GUEST_TIMEOUT=S  end the guest after S seconds (default 1800,
 #                   3600 for the debug kernel)
+#   BACKEND=uml     build and boot the User-Mode Linux kernel instead of
+#                   QEMU's (the same suites; those needing 2 CPUs skip)
+#   ROOTFS=debian   boot the Debian image instead of the busybox initramfs
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -39,11 +42,19 @@ gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
 stage deps "checking packages"
 "$scripts/deps.sh"
 "$scripts/kernel.sh" build
-stage rootfs "initramfs with the test programs"
+if [ "$KLAB_ROOTFS" = debian ]; then
+	stage rootfs "Debian image with the test programs"
+else
+	stage rootfs "initramfs with the test programs"
+fi
 "$scripts/rootfs.sh"
 
-accel=tcg
-kvm_usable && accel=kvm
+if [ "$KLAB_BACKEND" = uml ]; then
+	accel=uml
+else
+	accel=tcg
+	kvm_usable && accel=kvm
+fi
 
 : >"$checks_ktap"
 : >"$host_ktap"

@@ -71,6 +71,30 @@ static int read_task_file(pid_t tid, const char *name, char *buf, size_t size)
 	return 1;
 }
 
+/* The thread's voluntary context switches, -1 if unknown. */
+static long long nvcsw(pid_t tid)
+{
+	char buf[4096], *p;
+
+	if (!read_task_file(tid, "status", buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "\nvoluntary_ctxt_switches:");
+	return p ? strtoll(p + strlen("\nvoluntary_ctxt_switches:"), NULL, 10) : -1;
+}
+
+/*
+ * User-Mode Linux has no /proc/PID/syscall (no HAVE_ARCH_TRACEHOOK): there
+ * a sleeping thread counts as asleep in the call when it has not run for
+ * 20 ms (no voluntary context switch).
+ */
+static int asleep_no_syscall_file(pid_t tid)
+{
+	long long before = nvcsw(tid);
+
+	msleep(20);
+	return before >= 0 && nvcsw(tid) == before;
+}
+
 /* Is thread tid asleep (S) inside system call nr? (/proc/self/task) */
 static int asleep_in(pid_t tid, long nr)
 {
@@ -82,7 +106,7 @@ static int asleep_in(pid_t tid, long nr)
 	if (!p || p[2] != 'S')
 		return 0;
 	if (!read_task_file(tid, "syscall", buf, sizeof(buf)))
-		return 0;
+		return asleep_no_syscall_file(tid);
 	return strtol(buf, NULL, 10) == nr;
 }
 

@@ -7,11 +7,13 @@ import gdb
 
 from .base import (Command, KeventError, command, field, frame_var, out,
                    pointer_to, symbol_at)
-from .model import (all_queues, first_kevent, kevent_arg, kevent_line, on_list,
-                    queue_arg, queue_kevents, queue_owner, queue_ptr_type,
+from .model import (all_queues, first_kevent, is_type, kevent_arg, kevent_line,
+                    on_list, poll_hook_kevent, poll_hooks, poll_of, queue_arg,
+                    queue_kevents, queue_owner, queue_ptr_type, queue_stats,
                     queue_summary, read_user, ready_kevents, ring_indexes,
-                    ring_used, storage_arg, storage_kevents, task_comm,
-                    task_state, ukevent_text, wait_entries)
+                    ring_used, sink_refusal, sink_wants, storage_arg,
+                    storage_kevents, task_comm, task_state, timer_armed,
+                    timer_of, ukevent_text, wait_entries, waiter_sink)
 from .printers import KeventPrinter
 
 
@@ -21,8 +23,10 @@ class KeventQueues(Command):
 
 Finds every open kevent file (anon inode of kevent_init() or /dev/kevent)
 by walking the task list and each process's file table, and prints one line
-per queue (PID, command, fd, address, counts, ring indexes) followed by one
-line per registered kevent (from the queue's tree, in key order).
+per queue (PID, command, fd, address, counts, ring indexes), its counters
+(those of fdinfo: added, removed, marked_ready, delivered, wakeups,
+rechecked, stale) and one line per registered kevent (from the queue's
+tree, in key order).
 
   kevent-queues          all processes
   kevent-queues 62       the queues of process 62
@@ -45,6 +49,7 @@ line per registered kevent (from the queue's tree, in key order).
                 % (int(task["tgid"]), task_comm(task), fd, int(q), queue_summary(q)))
             if brief:
                 continue
+            out("    stat: " + queue_stats(q))
             for k in queue_kevents(q):
                 out("    " + kevent_line(k))
         if not n:
@@ -148,33 +153,15 @@ def symbol_or_hex(v):
     return s if not s.startswith("0x") else "%#x" % addr
 
 
-@command(gdb.COMMAND_DATA)
-class KeventStorage(Command):
-    """Show a storage and the kevents watching it: kevent-storage [ST]
-
-ST is a struct kevent_storage * (or a struct kevent *, meaning its storage);
-without it, the st (or k) of the selected frame, e.g. inside
-kevent_storage_ready(). Prints the origin, the WAKEUP_ONE ready count and
-one line per kevent on st->list with the queue it belongs to."""
-
-    def run(self, arg, from_tty):
-        st = storage_arg(arg)
-        kevents = list(storage_kevents(st))
-        out("storage %#x origin=%s ready_one=%d: %d kevent(s)"
-            % (int(st), symbol_or_hex(field(st, "origin")),
-               int(field(st, "ready_one")), len(kevents)))
-        for k in kevents:
-            out("  queue %#x %s" % (int(field(k, "queue")), kevent_line(k)))
-        if not kevents:
-            out("  (no kevent)")
-
-
 # wake functions whose entry's private is the sleeping task
 _TASK_WAKE_FUNCTIONS = ("kevent_wake_function", "default_wake_function",
                         "autoremove_wake_function", "woken_wake_function")
 
 
 def entry_line(e, mark=None):
+    """One entry of a wait queue: exclusive or not, its wake function and
+    whom it wakes: a thread (with what a kevent waiter waits for) or, for a
+    POLL kevent's hook on a watched file, the kevent and its queue."""
     flags = int(field(e, "flags"))
     func = symbol_at(field(e, "func"))
     private = int(field(e, "private"))
@@ -182,9 +169,89 @@ def entry_line(e, mark=None):
     if func in _TASK_WAKE_FUNCTIONS and private:
         t = gdb.Value(private).cast(pointer_to("struct task_struct"))
         who = "tid %d (%s) state %s" % (int(t["pid"]), task_comm(t), task_state(t))
+        if func == "kevent_wake_function":
+            sink = waiter_sink(e)
+            why = sink_refusal(sink)
+            # what kevent_wake_function() would do with a wake-up now
+            who += ", wants %s; wake function now: %s" % (
+                sink_wants(sink), "refuse (%s)" % why if why else "wake")
+    elif func == "kevent_poll_wake":
+        k = poll_hook_kevent(e)
+        who = "kevent %#x of queue %#x" % (int(k), int(field(k, "queue")))
     return ("%s entry %#x %s func=%s %s"
             % ("->" if mark else "  ", int(e),
                "exclusive" if flags & 0x01 else "shared   ", func, who)).rstrip()
+
+
+def wait_queue_lines(wqh, indent, current=None):
+    entries = list(wait_entries(wqh))
+    lines = []
+    for e in entries:
+        lines.append(indent + entry_line(e, current == int(e)))
+    return len(entries), lines
+
+
+def type_lines(k):
+    """What the kevent's type keeps beyond struct kevent: a TIMER's hrtimer
+    (armed or not: it fires once and is re-armed only once its expiry was
+    delivered), a POLL kevent's file and its hooks on the file's wait
+    queues (exclusive for WAKEUP_ONE, as EPOLLEXCLUSIVE), each wait queue
+    with all its entries."""
+    lines = []
+    if is_type(k, "TIMER"):
+        kt = timer_of(k)
+        lines.append("timer %#x: armed=%d period=%dns readies=%d"
+                     % (int(kt), timer_armed(kt), int(field(kt, "period")),
+                        int(field(kt, "readies"))))
+    elif is_type(k, "POLL"):
+        kp = poll_of(k)
+        f = field(kp, "file")
+        lines.append("file %#x %s, %s hooks"
+                     % (int(f), "f_op=%s" % symbol_at(field(f, "f_op")) if int(f)
+                        else "(gone: the kevent is being removed)",
+                        "exclusive (WAKEUP_ONE)" if int(field(kp, "exclusive"))
+                        else "shared"))
+        for hook in poll_hooks(kp):
+            whead = field(hook, "whead")
+            if not int(whead):
+                lines.append("hook %#x: unhooked by POLLFREE" % int(hook))
+                continue
+            n, entries = wait_queue_lines(whead, "  ", int(field(hook, "wait").address))
+            lines.append("hook %#x on wait queue %#x, %d entr%s (-> this hook):"
+                         % (int(hook), int(whead), n, "y" if n == 1 else "ies"))
+            lines.extend(entries)
+    return lines
+
+
+@command(gdb.COMMAND_DATA)
+class KeventStorage(Command):
+    """Show a storage and the kevents watching it: kevent-storage [ST]
+
+ST is a struct kevent_storage * (or a struct kevent *, meaning its storage);
+without it, the st (or k) of the selected frame, e.g. inside
+kevent_storage_notify(). Prints the origin (the kevent of a TIMER or USER
+storage, the watched file of a POLL one) and one line per kevent on
+st->list with the queue it belongs to, followed by what its type keeps: a
+TIMER's hrtimer (armed or not), a POLL kevent's file and its wait-queue
+hooks on it, with every entry of those wait queues."""
+
+    def run(self, arg, from_tty):
+        st = storage_arg(arg)
+        kevents = list(storage_kevents(st))
+        origin = int(field(st, "origin"))
+        if any(int(k) == origin for k in kevents):
+            origin_text = "kevent %#x (its own storage)" % origin
+        elif any(is_type(k, "POLL") for k in kevents):
+            origin_text = "file %#x" % origin
+        else:
+            origin_text = symbol_or_hex(field(st, "origin"))
+        out("storage %#x origin=%s: %d kevent(s)" % (int(st), origin_text, len(kevents)))
+        for k in kevents:
+            out("  queue %#x %s" % (int(field(k, "queue")), kevent_line(k)))
+            for line in type_lines(k):
+                out("    " + line)
+        if not kevents:
+            out("  (no kevent)")
 
 
 @command(gdb.COMMAND_DATA)
@@ -192,11 +259,14 @@ class KeventWaiters(Command):
     """Show who sleeps on a queue: kevent-waiters [QUEUE]
 
 Lists the entries of queue->wq (threads in kevent_get_events() and
-kevent_wait(), exclusive), of queue->space_wq (kevent_wait() callers
-waiting for ring space) and of queue->poll_wq (poll/select/epoll of the
-queue fd), with the wake function and, for threads, their tid, command and
-state. When the selected frame is a wake function (its argument 'wait' or
-'curr'), that entry is marked '->'. QUEUE as for kevent-ready."""
+kevent_wait(), all exclusive) and of queue->poll_wq (poll/select/epoll of
+the queue fd), with the wake function and, for threads, their tid, command
+and state; for a thread in kevent_get_events()/kevent_wait() also what it
+waits for (min_nr events, and a free ring slot for kevent_wait()) and
+whether kevent_wake_function() would wake it now or refuse it (a refused
+wake-one goes on to the next waiter). When the selected frame is a wake
+function (its argument 'wait' or 'curr'), that entry is marked '->'. QUEUE
+as for kevent-ready."""
 
     def run(self, arg, from_tty):
         q = queue_arg(arg)
@@ -206,14 +276,17 @@ state. When the selected frame is a wake function (its argument 'wait' or
             if v is not None:
                 current = int(v)
                 break
-        out("queue %#x: waiters=%d wakeups=%d"
+        # what kevent_wake_function() decides on: ready events, free slots
+        out("queue %#x: waiters=%d wakeups=%d ready_num=%d%s"
             % (int(q), int(field(q, "waiters")["counter"]),
-               int(field(q, "stat.wakeups")["counter"])))
-        for name in ("wq", "space_wq", "poll_wq"):
-            entries = list(wait_entries(field(q, name)))
-            out("  %s: %d entr%s" % (name, len(entries), "y" if len(entries) == 1 else "ies"))
-            for e in entries:
-                out("    " + entry_line(e, current == int(e)))
+               int(field(q, "stat.wakeups")["counter"]), int(field(q, "ready_num")),
+               " ring_free=%d" % int(field(q, "ring_free"))
+               if int(field(q, "rs.size")) else ""))
+        for name in ("wq", "poll_wq"):
+            n, lines = wait_queue_lines(field(q, name), "    ", current)
+            out("  %s: %d entr%s" % (name, n, "y" if n == 1 else "ies"))
+            for line in lines:
+                out(line)
 
 
 @command(gdb.COMMAND_DATA)
@@ -222,7 +295,8 @@ class KeventShow(Command):
 
 KEVENT is a struct kevent * expression (default: k of the selected frame).
 The same as 'print *KEVENT' with the pretty-printer, plus the lists it is
-on."""
+on and what its type keeps (as kevent-storage: a TIMER's hrtimer, a POLL
+kevent's file and wait-queue hooks)."""
 
     def run(self, arg, from_tty):
         k = kevent_arg(arg)
@@ -230,6 +304,8 @@ on."""
         out("  on the ready list: %s; on its storage list: %s"
             % ("yes" if on_list(field(k, "ready_entry")) else "no",
                "yes" if on_list(field(k, "storage_entry")) else "no"))
+        for line in type_lines(k):
+            out("  " + line)
 
 
 # ---------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The numeric constants of kevent (types, request, return and state flags,
-# poll bits) and their names, read from the headers of the kernel being
-# debugged: the files its debug information says struct ukevent (the uapi
-# header) and struct kevent (kernel/kevent/kevent.h) were declared in. There
-# is no built-in copy to fall back on: a copy would silently print wrong
-# names for a kernel whose ABI moved on, so a header that cannot be found or
-# read stops the loading of the helpers with the reason.
+# poll bits, the hrtimer state bit of an armed timer) and their names, read
+# from the headers of the kernel being debugged: the files its debug
+# information says struct ukevent (the uapi header) and struct kevent
+# (kernel/kevent/kevent.h) were declared in. There is no built-in copy to
+# fall back on: a copy would silently print wrong names for a kernel whose
+# ABI moved on, so a header that cannot be found or read stops the loading
+# of the helpers with the reason.
 
 import os
 import re
@@ -58,7 +59,8 @@ _NOT_TYPES = ("KEVENT_CTL_", "KEVENT_REQ_", "KEVENT_RET_", "KEVENT_FLAGS_",
 # kevent they were written for.
 _NEEDED = ("KEVENT_TIMER", "KEVENT_POLL", "KEVENT_USER", "KEVENT_MAX_TYPES",
            "KEVENT_TIMER_FIRED", "KEVENT_REQ_ONESHOT", "KEVENT_RET_DONE",
-           "KEVENT_F_READY", "KEVENT_F_INFLIGHT", "KEVENT_F_DEAD", "POLLIN")
+           "KEVENT_F_READY", "KEVENT_F_INFLIGHT", "KEVENT_F_DEAD", "POLLIN",
+           "HRTIMER_STATE_ENQUEUED")
 
 
 def _bits(values, prefix):
@@ -75,15 +77,20 @@ class Constants:
         # the poll bits of a POLL kevent's event mask, from the same tree
         self.poll_h = os.path.join(os.path.dirname(os.path.dirname(self.uapi_h)),
                                    "asm-generic", "poll.h")
+        # hrtimer states, to tell an armed TIMER kevent (as fdinfo's armed=)
+        self.hrtimer_h = os.path.join(
+            os.path.dirname(os.path.dirname(os.path.dirname(self.uapi_h))),
+            "linux", "hrtimer.h")
         uapi = _parse_defines(self.uapi_h, "KEVENT_")
         self.values = dict(uapi)
         self.values.update(_parse_defines(self.kevent_h, "KEVENT_F_"))
         self.values.update(_parse_defines(self.poll_h, "POLL"))
+        self.values.update(_parse_defines(self.hrtimer_h, "HRTIMER_STATE_"))
         missing = [n for n in _NEEDED if n not in self.values]
         if missing:
-            raise gdb.GdbError("kevent helpers: %s not found in %s, %s, %s"
+            raise gdb.GdbError("kevent helpers: %s not found in %s, %s, %s, %s"
                                % (", ".join(missing), self.uapi_h,
-                                  self.kevent_h, self.poll_h))
+                                  self.kevent_h, self.poll_h, self.hrtimer_h))
         self.types = {}
         for name, value in uapi.items():
             if not name.startswith(_NOT_TYPES) and value < self.values["KEVENT_MAX_TYPES"]:

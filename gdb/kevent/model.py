@@ -139,12 +139,37 @@ def wait_entries(wqh):
                                      pointer_to("struct wait_queue_entry"), "entry")
 
 
-def waiter_queue(entry):
-    """The kevent queue of a kevent_waiter's wait-queue entry, or None."""
+def waiter_sink(entry):
+    """The struct kevent_sink * a thread waits with, from its entry on
+    queue->wq (a struct kevent_waiter of deliver.c), or None."""
     try:
-        return utils.container_of(entry, pointer_to("struct kevent_waiter"), "wait")["q"]
+        return field(utils.container_of(entry, pointer_to("struct kevent_waiter"),
+                                        "wait"), "sink")
     except (gdb.error, KeventError):
         return None
+
+
+def sink_wants(sink):
+    """What a waiter waits for, as text: its min_nr and, for kevent_wait(),
+    a free ring slot."""
+    return "%d event%s%s" % (int(field(sink, "min_nr")),
+                             "" if int(field(sink, "min_nr")) == 1 else "s",
+                             " and a ring slot" if int(field(sink, "need_space")) else "")
+
+
+def sink_refusal(sink):
+    """Why kevent_wake_function() would refuse this waiter an ordinary
+    (not a kick) wake-up now, or None if it would wake it: the same test as
+    kevent_sink_ready() and kevent_sink_kicked() of deliver.c."""
+    q = field(sink, "q")
+    if int(field(q, "kick")["counter"]) != int(field(sink, "kick")):
+        return None
+    ready = int(field(q, "ready_num"))
+    if ready < int(field(sink, "min_nr")):
+        return "ready_num=%d < min_nr=%d" % (ready, int(field(sink, "min_nr")))
+    if int(field(sink, "need_space")) and not int(field(q, "ring_free")):
+        return "no free ring slot"
+    return None
 
 
 def on_list(entry):
@@ -206,6 +231,14 @@ def ring_used(f):
     return (f["size"] - f["uidx"] + f["kidx"]) & 0xffffffff
 
 
+def queue_stats(q):
+    """The counters of q->stat (fdinfo's), as 'name=value' text."""
+    stat = field(q, "stat")
+    t = stat.type.strip_typedefs()
+    return " ".join("%s=%d" % (f.name, int(stat[f.name]["counter"]))
+                    for f in t.fields() if f.name)
+
+
 def queue_summary(q):
     rs = field(q, "rs")
     return ("registered=%d ready=%d waiters=%d ring=%s"
@@ -215,6 +248,44 @@ def queue_summary(q):
                "%d entries kidx=%d over=%d uidx=%d free=%d"
                % (int(rs["size"]), int(rs["kidx"]), int(rs["kover"]),
                   int(rs["uidx"]), int(field(q, "ring_free")))))
+
+
+# ---------------------------------------------------------------------------
+# What a kevent's type keeps (k->priv): a TIMER's hrtimer, a POLL kevent's
+# file and wait-queue hooks (storage_timer.c, storage_poll.c)
+
+
+def is_type(k, name):
+    """Is kevent k of type KEVENT_<name>?"""
+    return int(field(k, "event.type")) == K["KEVENT_" + name]
+
+
+def timer_of(k):
+    return as_pointer(field(k, "priv"), "struct kevent_timer")
+
+
+def timer_armed(kt):
+    """Is the hrtimer queued (hrtimer_is_queued(), fdinfo's armed=)?"""
+    return bool(int(field(kt, "timer.state")) & K["HRTIMER_STATE_ENQUEUED"])
+
+
+def poll_of(k):
+    return as_pointer(field(k, "priv"), "struct kevent_poll")
+
+
+def poll_hooks(kp):
+    """The struct kevent_poll_hook * of a POLL kevent, in kp->hooks order."""
+    hook = field(kp, "hooks")
+    while int(hook):
+        yield hook
+        hook = field(hook, "next")
+
+
+def poll_hook_kevent(entry):
+    """The kevent of a kevent_poll_wake() entry on a watched file's wait
+    queue."""
+    hook = utils.container_of(entry, pointer_to("struct kevent_poll_hook"), "wait")
+    return field(field(hook, "kp"), "k")
 
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import gdb
 from linux import cpus
 
 from .base import (Command, KeventError, command, expr, field, out, pointer_to)
-from .model import queue_arg, queue_ptr_type, task_comm, task_state, wait_entries, waiter_queue
+from .model import (queue_arg, queue_ptr_type, sink_refusal, task_comm, task_state,
+                    wait_entries, waiter_sink)
 
 
 class _Param(gdb.Parameter):
@@ -119,7 +120,7 @@ evaluated in the frame of the hit; a COND that cannot be evaluated there
 counts as false). The breakpoint is then deleted. Hardware breakpoints are
 used under KVM (see 'show kevent-breakpoints'). Examples:
 
-  kevent-run-to kevent_storage_ready if $_caller_is("kevent_timer_fn")
+  kevent-run-to kevent_storage_notify if $_caller_is("kevent_poll_wake")
   kevent-run-to kevent_dequeue_ready if q == $q
 
 Fails, ending a sourced walkthrough, if the guest stops for another reason
@@ -235,32 +236,38 @@ class _WakeTrace(gdb.Breakpoint):
 
 
 class _WakeUpTrace(_WakeTrace):
-    """At __wake_up(): which wait queue of the queue, and how many to wake."""
+    """At __wake_up(): a wake-up of the queue's waiters, and how many."""
 
     def report(self):
         wqh = int(gdb.parse_and_eval("wq_head"))
         q = gdb.Value(self.q).cast(queue_ptr_type())
-        for name in ("wq", "space_wq"):
-            if wqh == int(field(q, name).address):
-                nr = int(gdb.parse_and_eval("nr_exclusive"))
-                n = len(list(wait_entries(field(q, name))))
-                out("kevent-trace: __wake_up(&q->%s, nr_exclusive=%d): %s, %d entr%s on the list"
-                    % (name, nr, "wake ONE exclusive waiter" if nr == 1
-                       else "wake ALL" if nr == 0 else "wake %d" % nr,
-                       n, "y" if n == 1 else "ies"))
+        if wqh == int(field(q, "wq").address):
+            nr = int(gdb.parse_and_eval("nr_exclusive"))
+            n = len(list(wait_entries(field(q, "wq"))))
+            out("kevent-trace: __wake_up(&q->wq, nr_exclusive=%d): %s, %d entr%s on the list"
+                % (nr, "wake ONE exclusive waiter" if nr == 1
+                   else "wake ALL" if nr == 0 else "wake %d" % nr,
+                   n, "y" if n == 1 else "ies"))
 
 
 class _WakeFunctionTrace(_WakeTrace):
-    """At kevent_wake_function(): the thread of the queue it wakes."""
+    """At kevent_wake_function(): the thread of the queue it wakes, or why
+    it does not (already running, or it cannot take what is ready: the
+    wake function refuses it and a wake-one goes on to the next waiter)."""
 
     def report(self):
         wait = gdb.parse_and_eval("wait")
-        wq = waiter_queue(wait)
-        if wq is None or int(wq) != self.q:
+        sink = waiter_sink(wait)
+        if sink is None or int(field(sink, "q")) != self.q:
             return
         t = gdb.Value(int(wait["private"])).cast(pointer_to("struct task_struct"))
+        # KEVENT_WAKE_ANY, (void *)1: a kick, which every waiter takes
+        why = None if int(gdb.parse_and_eval("key")) == 1 else sink_refusal(sink)
         state = task_state(t)
-        if state == "R":
+        if why:
+            out("kevent-trace: kevent_wake_function refuses tid %d (%s): %s; "
+                "the wake-up passes on" % (int(t["pid"]), task_comm(t), why))
+        elif state == "R":
             out("kevent-trace: kevent_wake_function: tid %d (%s) is already "
                 "running: not woken, the wake-up passes on"
                 % (int(t["pid"]), task_comm(t)))
@@ -285,8 +292,10 @@ class KeventTraceWakeups(Command):
     """Report every wake-up of a queue's waiters: kevent-trace-wakeups [QUEUE | off]
 
 Without stopping the guest, prints each __wake_up() call on the queue's
-wait queues (with nr_exclusive: 1 = wake one, 0 = wake all) and each
-thread that kevent_wake_function() wakes (tid, command). 'off' removes the
+wait queue q->wq (with nr_exclusive: 1 = wake one, 0 = wake all), each
+thread that kevent_wake_function() wakes (tid, command) and each it refuses
+because it cannot take what is ready (fewer than its min_nr events, no
+free ring slot) or finds already running. 'off' removes the
 trace and prints how many threads were woken; the count is also left in
 $kevent_woken. QUEUE as for kevent-ready."""
 

@@ -8,8 +8,10 @@
  *
  * A kevent queue (queue.c) holds registered requests, struct kevent, in a
  * tree. Each kevent watches one *storage*: the list an event source keeps of
- * the kevents interested in it. USER and TIMER kevents own their storage;
- * all POLL kevents on one open file share the file's storage.
+ * the kevents interested in it. The current types each give a kevent a
+ * storage of its own (a POLL kevent's is hooked on its file's wait queues
+ * as an epoll item is, storage_poll.c); a source with many watchers (the
+ * original's sockets and inodes) keeps them all on one storage.
  *
  * When something happens, the source calls kevent_storage_ready(). That is
  * the only way a kevent becomes ready: for each kevent of the storage the
@@ -188,8 +190,8 @@ void kevent_get(struct kevent *k)
  * kevent_put() - drop a reference on a kevent, freeing it on the last one
  * @k: the kevent
  *
- * The last reference releases the type's resources (a file reference for
- * POLL), so this must be called in process context without spinlocks.
+ * The last reference releases the type's resources (which may sleep), so
+ * this must be called in process context without spinlocks.
  */
 void kevent_put(struct kevent *k)
 {

@@ -428,9 +428,9 @@ int kevent_queue_ready(struct kevent_queue *q, const struct ukevent *uk)
 	/*
 	 * A USER kevent is the only kevent of its storage, so readying the
 	 * storage readies exactly this kevent, through the same
-	 * kevent_storage_ready() every event source uses. Other types may
-	 * share their storage (POLL: one per file); there only the named
-	 * kevent is readied, by the same marking code.
+	 * kevent_storage_ready() every event source uses. A storage of
+	 * another type may have several kevents; there only the named kevent
+	 * is readied, by the same marking code.
 	 */
 	if (k->event.type == KEVENT_USER)
 		kevent_storage_ready(k->st, NULL, uk->event);

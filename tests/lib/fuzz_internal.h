@@ -49,8 +49,8 @@ enum {
 #define ALLOW_CTL	(B_EBADF | B_EINVAL | B_E2BIG | B_EFAULT)
 #define ALLOW_ENTRY	(B_EINVAL | B_EEXIST | B_ENOENT | B_EBADF | B_ENOSPC | B_EPERM | B_ELOOP)
 #define ALLOW_GET	(B_EBADF | B_EINVAL | B_E2BIG | B_EFAULT | B_EINTR)
-#define ALLOW_WAIT	(B_EBADF | B_EINVAL | B_E2BIG | B_EFAULT | B_EINTR)
-#define ALLOW_COMMIT	(B_EBADF | B_EINVAL | B_ERANGE)
+#define ALLOW_WAIT	(B_EBADF | B_EINVAL | B_EPERM | B_E2BIG | B_EFAULT | B_EINTR)
+#define ALLOW_COMMIT	(B_EBADF | B_EINVAL | B_EPERM | B_ERANGE)
 
 /* ---- the fuzzer's world -------------------------------------------------- */
 

@@ -64,7 +64,8 @@ void kt_msleep(long ms);
 
 pid_t kt_gettid(void);
 
-/* /proc/self/task/<tid>/<name> into buf (NUL-terminated); 0 or -1. */
+/* /proc/<tid>/<name> into buf (NUL-terminated); 0 or -1. A thread id of
+ * this process or the pid of another: /proc/<id>/ reaches both. */
 int kt_read_task_file(pid_t tid, const char *name, char *buf, size_t len);
 
 /* The state letter of a thread ('R', 'S', 'D', ...), or 0 if gone. */
@@ -140,6 +141,17 @@ void kt_ready_user_at(const char *file, int line, int fd, __u64 id, __u64 user,
 
 /* Non-blocking dequeue of up to max events (max <= KEVENT_MAX_BATCH). */
 int kt_get_now(int fd, struct ukevent *buf, unsigned int max);
+/* kt_get_now() that ends the test if the call fails. */
+#define kt_ready_now(...) kt_ready_now_at(__FILE__, __LINE__, __VA_ARGS__)
+int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, unsigned int max);
+/* Register a POLL kevent that must not complete at ADD, or end the test. */
+#define kt_add_poll(...) kt_add_poll_at(__FILE__, __LINE__, __VA_ARGS__)
+void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
+		    __u64 user);
+/* Register a TIMER kevent of period sec.nsec, or end the test. */
+#define kt_add_timer(...) kt_add_timer_at(__FILE__, __LINE__, __VA_ARGS__)
+void kt_add_timer_at(const char *file, int line, int q, __u32 sec, __u32 nsec, __u32 flags,
+		     __u64 user);
 
 /* ---- waiter thread --------------------------------------------------- */
 

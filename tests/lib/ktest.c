@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,11 +85,49 @@ _Noreturn void kt_end_test(void)
 	_exit(kt_failed() ? KT_FAIL : KT_PASS);
 }
 
+/*
+ * The reason of a skip, written by the test's child into memory shared with
+ * the parent, which puts it on the KTAP result line ("ok 3 name # SKIP why").
+ */
+static char *kt_skip_why;
+
 _Noreturn void kt_skip(const char *why)
 {
 	dprintf(STDOUT_FILENO, "# SKIP %s\n", why);
+	if (kt_skip_why)
+		snprintf(kt_skip_why, 128, "%s", why);
 	fflush(NULL);
 	_exit(KT_SKIP);
+}
+
+bool kt_uml(void)
+{
+	char line[256];
+	bool uml = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (!uml && fgets(line, sizeof(line), f))
+		uml = !strncmp(line, "vendor_id", 9) && strstr(line, "User Mode Linux");
+	fclose(f);
+	return uml;
+}
+
+void kt_need_cpus(long n)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	char why[128];
+
+	if (online >= n)
+		return;
+	if (kt_uml()) {
+		snprintf(why, sizeof(why),
+			 "needs %ld CPUs; User-Mode Linux 6.12 is uniprocessor", n);
+		kt_skip(why);
+	}
+	kt_fail_at(__FILE__, __LINE__, "needs %ld CPUs, %ld online", n, online);
+	kt_end_test();
 }
 
 static void kt_kmsg_marker(const char *suite, const char *test)
@@ -136,6 +175,8 @@ static const char *kt_run_one(const struct kt_test *t, bool *ok, bool *skip)
 		snprintf(reason, sizeof(reason), "fork: %s", strerror(errno));
 		return reason;
 	}
+	if (kt_skip_why)
+		kt_skip_why[0] = '\0';
 	if (pid == 0) {
 		/* Own process group: a timeout kills the test's children too. */
 		setpgid(0, 0);
@@ -183,6 +224,10 @@ int kt_main(int argc, char **argv)
 	unsigned int n = 0, failed = 0, i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	kt_skip_why = mmap(NULL, 128, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (kt_skip_why == MAP_FAILED)
+		kt_skip_why = NULL;
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (i = 0; i < kt_ntests; i++)
 			printf("%s\n", kt_tests[i].name);
@@ -203,8 +248,10 @@ int kt_main(int argc, char **argv)
 		reason = kt_run_one(t, &ok, &skip);
 		if (reason)
 			printf("# %s: %s\n", t->name, reason);
-		printf("%s %u %s%s\n", ok ? "ok" : "not ok", ++n, t->name,
-		       skip ? " # SKIP" : "");
+		printf("%s %u %s%s%s%s\n", ok ? "ok" : "not ok", ++n, t->name,
+		       skip ? " # SKIP" : "",
+		       skip && kt_skip_why && kt_skip_why[0] ? " " : "",
+		       skip && kt_skip_why ? kt_skip_why : "");
 		failed += !ok;
 	}
 	return failed ? 1 : 0;

@@ -23,6 +23,8 @@
  *	KT_EXPECT_ERRNO(call, err)	   call must return -1 with errno == err
  *	KT_ASSERT_OK(call)		   call must not return -1
  *	kt_skip("why")			   end the test as skipped
+ *	kt_need_cpus(n)			   skip, with the reason, on a
+ *					   uniprocessor User-Mode Linux guest
  *	kt_log("fmt", ...)		   diagnostic line
  *	kt_current()			   name of the running test
  *
@@ -45,6 +47,14 @@ void kt_fail_at(const char *file, int line, const char *fmt, ...)
 void kt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void kt_end_test(void);
 _Noreturn void kt_skip(const char *why);
+/* Is the guest User-Mode Linux (make test BACKEND=uml)? */
+bool kt_uml(void);
+/*
+ * A test that needs n CPUs online: on User-Mode Linux, uniprocessor in 6.12,
+ * it is skipped with the reason in its KTAP line (never silently dropped);
+ * elsewhere fewer CPUs is a failure of the guest, and the test ends.
+ */
+void kt_need_cpus(long n);
 int kt_failed(void);
 /*
  * The name of the running test: lets one function serve several tests

@@ -25,29 +25,6 @@ static void make_pipe(int p[2])
 	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 }
 
-/* ADD one POLL kevent that must register (not ready at ADD). */
-static void add_poll(int q, int fd, __u32 events, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_poll(fd, events, flags);
-	char what[80];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
-	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
-}
-
-/* Non-blocking dequeue; ends the test on an error. */
-static int ready_now(int q, struct ukevent *buf, unsigned int max)
-{
-	int r = kt_get_now(q, buf, max);
-
-	if (r < 0) {
-		kt_fail_at(__FILE__, __LINE__, "kevent_get_events: %s", strerror(errno));
-		kt_end_test();
-	}
-	return r;
-}
-
 /* ---- level: no stale readiness ---------------------------------------- */
 
 /*
@@ -62,13 +39,13 @@ TEST(level_no_stale_after_read)
 	char c;
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x1);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x1);
 	KT_ASSERT(write(p[1], "x", 1) == 1);
-	KT_ASSERT_EQ(ready_now(q, buf, 4), 1);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 4), 1);
 	KT_EXPECT_EQ(buf[0].user_u64, 0x1);
 	KT_EXPECT(buf[0].ret_data[0] & POLLIN);
 	KT_ASSERT(read(p[0], &c, 1) == 1);
-	n = ready_now(q, buf, 4);
+	n = kt_ready_now(q, buf, 4);
 	if (n)
 		kt_log("%d event(s) for an empty pipe (ret_data[0] %#x)", n, buf[0].ret_data[0]);
 	KT_EXPECT_EQ(n, 0);
@@ -80,7 +57,7 @@ TEST(level_no_stale_after_read)
 	/* still registered, and the next byte is reported */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 	KT_ASSERT(write(p[1], "y", 1) == 1);
-	KT_EXPECT_EQ(ready_now(q, buf, 4), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 4), 1);
 }
 
 /* Still ready after a partial read: reported again; drained: not. */
@@ -91,16 +68,16 @@ TEST(level_still_ready_is_reported_again)
 	char c;
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x2);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x2);
 	KT_ASSERT(write(p[1], "ab", 2) == 2);
-	KT_ASSERT_EQ(ready_now(q, buf, 4), 1);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 4), 1);
 	KT_ASSERT(read(p[0], &c, 1) == 1);
 	/* one byte left: level reports it again */
-	KT_ASSERT_EQ(ready_now(q, buf, 4), 1);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 4), 1);
 	KT_EXPECT_EQ(buf[0].user_u64, 0x2);
 	KT_EXPECT(buf[0].ret_data[0] & POLLIN);
 	KT_ASSERT(read(p[0], &c, 1) == 1);
-	n = ready_now(q, buf, 4);
+	n = kt_ready_now(q, buf, 4);
 	if (n)
 		kt_log("%d event(s) after the last byte was read", n);
 	KT_EXPECT_EQ(n, 0);
@@ -145,7 +122,7 @@ TEST_TIMEOUT(level_loop_1000_pipes, 240)
 		make_pipe(p);
 		rfd[i] = p[0];
 		wfd[i] = p[1];
-		add_poll(q, p[0], POLLIN, 0, (__u64)i);
+		kt_add_poll(q, p[0], POLLIN, 0, (__u64)i);
 	}
 	for (int round = 0; round < LOOP_ROUNDS; round++) {
 		int n;
@@ -201,20 +178,20 @@ TEST(et_accumulates_edges)
 	while ((r = write(sv[0], big, sizeof(big))) > 0)
 		filled += r;
 	KT_ASSERT_EQ(errno, EAGAIN);
-	add_poll(q, sv[0], POLLIN | POLLOUT, KEVENT_REQ_ET, 0x5);
-	KT_ASSERT_EQ(ready_now(q, buf, 4), 0);
+	kt_add_poll(q, sv[0], POLLIN | POLLOUT, KEVENT_REQ_ET, 0x5);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 4), 0);
 	/* POLLIN edge */
 	KT_ASSERT(write(sv[1], "p", 1) == 1);
 	/* POLLOUT edge: the peer consumes all that sv[0] sent */
 	while (filled > 0 && (r = read(sv[1], big, sizeof(big))) > 0)
 		filled -= r;
 	KT_ASSERT_EQ(filled, 0);
-	n = ready_now(q, buf, 4);
+	n = kt_ready_now(q, buf, 4);
 	KT_ASSERT_EQ(n, 1);
 	kt_log("ret_data[0] %#x ret_data[1] %u", buf[0].ret_data[0], buf[0].ret_data[1]);
 	KT_EXPECT_EQ(buf[0].user_u64, 0x5);
 	KT_EXPECT_EQ(buf[0].ret_data[0] & (POLLIN | POLLOUT), POLLIN | POLLOUT);
-	KT_EXPECT_EQ(ready_now(q, buf, 4), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 4), 0);
 }
 
 /* ---- ADD of a ONESHOT kevent racing its own readiness ------------------ */

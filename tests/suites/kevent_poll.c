@@ -14,29 +14,6 @@
 
 #include "kevent_test.h"
 
-/* Register a POLL kevent that must not complete at ADD. */
-static void add_poll(int q, int fd, __u32 events, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_poll(fd, events, flags);
-	char what[80];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
-	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
-}
-
-/* Non-blocking: the events ready now. */
-static int ready_now(int q, struct ukevent *buf, unsigned int max)
-{
-	int r = kt_get_now(q, buf, max);
-
-	if (r < 0) {
-		kt_fail_at(__FILE__, __LINE__, "get_events: %s", strerror(errno));
-		kt_end_test();
-	}
-	return r;
-}
-
 /* Blocking (bounded) wait for exactly one event. */
 static struct ukevent wait_one(int q)
 {
@@ -96,8 +73,8 @@ TEST(pipe_readable)
 	struct ukevent ev, buf[2];
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x11);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x11);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	put(p[1], "hello");
 	ev = wait_one(q);
 	KT_EXPECT_EQ(ev.type, KEVENT_POLL);
@@ -113,7 +90,7 @@ TEST(pipe_hangup)
 	struct ukevent ev;
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0);
+	kt_add_poll(q, p[0], POLLIN, 0, 0);
 	close(p[1]);
 	ev = wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLHUP);
@@ -130,8 +107,8 @@ TEST(pipe_writable_again)
 	while (write(p[1], big, sizeof(big)) > 0)
 		;
 	KT_ASSERT_EQ(errno, EAGAIN);
-	add_poll(q, p[1], POLLOUT, 0, 0);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	kt_add_poll(q, p[1], POLLOUT, 0, 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	drain_fd(p[0]);
 	ev = wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLOUT);
@@ -143,8 +120,8 @@ TEST(eventfd_readable)
 	struct ukevent ev, buf[2];
 
 	KT_ASSERT(efd >= 0);
-	add_poll(q, efd, POLLIN, 0, 0x22);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	kt_add_poll(q, efd, POLLIN, 0, 0x22);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	KT_ASSERT_OK(eventfd_write(efd, 3));
 	ev = wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x22);
@@ -157,8 +134,8 @@ TEST(socketpair_readable_and_writable)
 	struct ukevent uk, ev, buf[2];
 
 	KT_ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
-	add_poll(q, sv[0], POLLIN, 0, 1);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	kt_add_poll(q, sv[0], POLLIN, 0, 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	put(sv[1], "ping");
 	ev = wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 1);
@@ -173,7 +150,7 @@ TEST(socketpair_readable_and_writable)
 	uk = ukevent_poll(sv[0], POLLIN, 0);
 	uk.user_u64 = 1;
 	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &uk), 1);
-	add_poll(q, sv[0], POLLRDHUP, 0, 2);
+	kt_add_poll(q, sv[0], POLLRDHUP, 0, 2);
 	KT_ASSERT_OK(shutdown(sv[1], SHUT_WR));
 	ev = wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLRDHUP);
@@ -193,8 +170,8 @@ TEST(tcp_accept_and_data)
 	KT_ASSERT_OK(bind(ls, (struct sockaddr *)&sa, sizeof(sa)));
 	KT_ASSERT_OK(listen(ls, 8));
 	KT_ASSERT_OK(getsockname(ls, (struct sockaddr *)&sa, &len));
-	add_poll(q, ls, POLLIN, 0, 0x1);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	kt_add_poll(q, ls, POLLIN, 0, 0x1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 
 	cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	KT_ASSERT(cs >= 0);
@@ -206,11 +183,11 @@ TEST(tcp_accept_and_data)
 	as = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	KT_ASSERT(as >= 0);
 
-	add_poll(q, as, POLLIN, 0, 0x2);
+	kt_add_poll(q, as, POLLIN, 0, 0x2);
 	/* the listener is level: it may report once more before accept() ran */
-	for (int i = 0; i < 3 && ready_now(q, buf, 2) > 0; i++)
+	for (int i = 0; i < 3 && kt_ready_now(q, buf, 2) > 0; i++)
 		KT_EXPECT_EQ(buf[0].user_u64, 0x1);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	KT_ASSERT(send(cs, "data", 4, 0) == 4);
 	ev = wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x2);
@@ -230,25 +207,25 @@ TEST(level_repeats)
 	struct ukevent buf[2];
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0);
+	kt_add_poll(q, p[0], POLLIN, 0, 0);
 	put(p[1], "x");
 	/* one at a time: level_once_per_call checks bigger reads */
 	for (int i = 0; i < 5; i++) {
-		KT_ASSERT_EQ(ready_now(q, buf, 1), 1);
+		KT_ASSERT_EQ(kt_ready_now(q, buf, 1), 1);
 		KT_EXPECT(buf[0].ret_data[0] & POLLIN);
 		/* the write's wake-up, then found again by re-polls */
 		KT_EXPECT_EQ(buf[0].ret_data[1], i == 0 ? 1 : 0);
 	}
 	drain_fd(p[0]);
 	/* at most one stale report of the requeued kevent, then nothing */
-	after = ready_now(q, buf, 1);
+	after = kt_ready_now(q, buf, 1);
 	if (after)
 		kt_log("one report after the pipe was drained (requeued before the read)");
-	KT_EXPECT_EQ(ready_now(q, buf, 1), 0);
-	KT_EXPECT_EQ(ready_now(q, buf, 1), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 1), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 1), 0);
 	/* and new data reports again */
 	put(p[1], "y");
-	KT_EXPECT_EQ(ready_now(q, buf, 1), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 1), 1);
 }
 
 /*
@@ -262,10 +239,10 @@ TEST(level_once_per_call)
 	struct ukevent buf[16];
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x77);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x77);
 	put(p[1], "x");
 	for (int i = 0; i < 3; i++) {
-		n = ready_now(q, buf, 16);
+		n = kt_ready_now(q, buf, 16);
 		kt_log("call %d: %d events for one readable pipe", i, n);
 		KT_EXPECT_EQ(n, 1);
 	}
@@ -275,9 +252,9 @@ TEST(level_once_per_call)
 	int p2[2];
 
 	make_pipe(p2);
-	add_poll(q, p2[0], POLLIN, 0, 0x88);
+	kt_add_poll(q, p2[0], POLLIN, 0, 0x88);
 	put(p2[1], "x");
-	n = ready_now(q, buf, 16);
+	n = kt_ready_now(q, buf, 16);
 	KT_EXPECT_EQ(n, 2);
 	if (n == 2)
 		KT_EXPECT(buf[0].user_u64 != buf[1].user_u64);
@@ -291,7 +268,7 @@ TEST(level_once_per_ring_fill)
 	struct __kernel_timespec ts = kevent_ts(5, 0);
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x77);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x77);
 	put(p[1], "x");
 	n = kevent_wait(q, 8, 0, &ts, 0);
 	kt_log("kevent_wait: %d slots for one readable pipe", n);
@@ -306,24 +283,24 @@ TEST(edge_triggered_once)
 	struct ukevent buf[2];
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 0);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 0);
 	put(p[1], "x");
-	KT_ASSERT_EQ(ready_now(q, buf, 2), 1);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 2), 1);
 	KT_EXPECT(buf[0].ret_data[0] & POLLIN);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	/* more data (still unread before): a new edge */
 	put(p[1], "y");
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	/* several writes before a dequeue: one event counting the wake-ups */
 	put(p[1], "a");
 	put(p[1], "b");
 	put(p[1], "c");
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 1);
 	KT_EXPECT_EQ(buf[0].ret_data[1], 3);
 	KT_EXPECT_EQ(buf[0].ret_flags, KEVENT_RET_DONE);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 }
 
@@ -333,12 +310,12 @@ TEST(oneshot_poll)
 	struct ukevent buf[2];
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_ONESHOT, 0);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_ONESHOT, 0);
 	put(p[1], "x");
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 1);
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
 	put(p[1], "y");
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 }
 
 /* ---- LAST_CHECK ------------------------------------------------------- */
@@ -350,18 +327,18 @@ static void check_last_check(__u32 extra_flags)
 	char c;
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_LAST_CHECK | extra_flags, 0x5);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_LAST_CHECK | extra_flags, 0x5);
 	put(p[1], "x");
 	/* ready now... */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_READY), 1);
 	/* ...but consumed before the dequeue: not delivered */
 	KT_ASSERT(read(p[0], &c, 1) == 1);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_READY), 0);
 	/* still registered, and new data is delivered */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 	put(p[1], "y");
-	KT_ASSERT_EQ(ready_now(q, buf, 1), 1);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 1), 1);
 	KT_EXPECT_EQ(buf[0].user_u64, 0x5);
 	KT_EXPECT(buf[0].ret_data[0] & POLLIN);
 }
@@ -390,10 +367,10 @@ TEST(no_last_check_reports_stale_edge)
 	char c;
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 0);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 0);
 	put(p[1], "x");
 	KT_ASSERT(read(p[0], &c, 1) == 1);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 1);
 }
 
 /* ---- ADD-time readiness ------------------------------------------------ */
@@ -414,7 +391,7 @@ TEST(ready_at_add_completes)
 	KT_EXPECT_EQ(uk.user_u64, 0x33);
 	/* done: not registered, not queued */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	uk = ukevent_poll(p[0], POLLIN, 0);
 	uk.user_u64 = 0x33;
 	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &uk), 0);
@@ -437,20 +414,20 @@ TEST(always_queue)
 	KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 0);
 	KT_EXPECT_EQ(uk.ret_flags, 0xdead);	/* not written back */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
-	KT_ASSERT_EQ(ready_now(q, buf, 2), 1);
+	KT_ASSERT_EQ(kt_ready_now(q, buf, 2), 1);
 	KT_EXPECT_EQ(buf[0].user_u64, 0x44);
 	KT_EXPECT(buf[0].ret_data[0] & POLLIN);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	/* registered: it sees the next write */
 	put(p[1], "y");
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 1);
 	uk = ukevent_poll(p[0], POLLIN, 0);
 	uk.user_u64 = 0x44;
 	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &uk), 1);
 	/* ALWAYS_QUEUE on a not-ready fd: just registered */
 	drain_fd(p[0]);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_ALWAYS_QUEUE, 0);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 0);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_ALWAYS_QUEUE, 0);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 }
 
 /* ---- refused files --------------------------------------------------- */
@@ -555,7 +532,7 @@ TEST(close_polled_fd)
 
 	signal(SIGPIPE, SIG_IGN);
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 0x66);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 0x66);
 	KT_ASSERT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 	KT_ASSERT_OK(close(p[0]));
 	/* the read side is gone with its last fd: the writer sees it */
@@ -589,7 +566,7 @@ TEST(close_queue_after_polled_fds)
 			int p[2];
 
 			make_pipe(p);
-			add_poll(q, p[0], POLLIN, i % 2 ? KEVENT_REQ_ET : 0, i);
+			kt_add_poll(q, p[0], POLLIN, i % 2 ? KEVENT_REQ_ET : 0, i);
 			r[i] = p[0];
 			w[i] = p[1];
 			if (i % 3 == 0)
@@ -615,10 +592,10 @@ TEST(dup_fds_are_two_kevents)
 	make_pipe(p);
 	d = dup(p[0]);
 	KT_ASSERT(d >= 0);
-	add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 1);
-	add_poll(q, d, POLLIN, KEVENT_REQ_ET, 2);
+	kt_add_poll(q, p[0], POLLIN, KEVENT_REQ_ET, 1);
+	kt_add_poll(q, d, POLLIN, KEVENT_REQ_ET, 2);
 	put(p[1], "x");
-	KT_EXPECT_EQ(ready_now(q, buf, 4), 2);
+	KT_EXPECT_EQ(kt_ready_now(q, buf, 4), 2);
 }
 
 /* One pipe watched by many queues: each queue gets the event. */
@@ -631,18 +608,18 @@ TEST(many_queues_one_file)
 	make_pipe(p);
 	for (int i = 0; i < N; i++) {
 		q[i] = kt_queue();
-		add_poll(q[i], p[0], POLLIN, KEVENT_REQ_ET, i);
+		kt_add_poll(q[i], p[0], POLLIN, KEVENT_REQ_ET, i);
 	}
 	put(p[1], "x");
 	for (int i = 0; i < N; i++) {
-		KT_EXPECT_EQ(ready_now(q[i], buf, 2), 1);
+		KT_EXPECT_EQ(kt_ready_now(q[i], buf, 2), 1);
 		KT_EXPECT_EQ(buf[0].user_u64, (__u64)i);
 	}
 	for (int i = 0; i < N; i += 2)
 		close(q[i]);
 	put(p[1], "y");
 	for (int i = 1; i < N; i += 2)
-		KT_EXPECT_EQ(ready_now(q[i], buf, 2), 1);
+		KT_EXPECT_EQ(kt_ready_now(q[i], buf, 2), 1);
 }
 
 /* Writers on other threads while the queue is being read: nothing lost. */
@@ -674,7 +651,7 @@ TEST_TIMEOUT(eventfd_concurrent_writes, 120)
 	eventfd_t v;
 
 	KT_ASSERT(efd >= 0);
-	add_poll(q, efd, POLLIN, KEVENT_REQ_ET, 0);
+	kt_add_poll(q, efd, POLLIN, KEVENT_REQ_ET, 0);
 	for (int i = 0; i < T; i++)
 		KT_ASSERT(!pthread_create(&th[i], NULL, writer_fn, &w));
 	/* every event announces a count that the read then collects */
@@ -740,7 +717,7 @@ TEST(signalfd_pollfree)
 		KT_ASSERT_EQ(WEXITSTATUS(status), 0);
 		/* the kevent outlives the process that added it */
 		KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
-		KT_EXPECT(ready_now(q, buf, 4) >= 0);
+		KT_EXPECT(kt_ready_now(q, buf, 4) >= 0);
 		if (round % 2) {
 			/* remove it explicitly; else leave it to the close */
 			uk = ukevent_poll(sfd, POLLIN, 0);
@@ -750,75 +727,4 @@ TEST(signalfd_pollfree)
 		KT_ASSERT_OK(close(q));
 		close(sfd);
 	}
-}
-
-/*
- * The queue fd itself is pollable (as in the original series): readable
- * while events are ready. poll(2) and epoll see it.
- */
-TEST(queue_fd_pollable)
-{
-	int q = kt_queue(), e = epoll_create1(EPOLL_CLOEXEC);
-	struct pollfd pfd = { .fd = q, .events = POLLIN };
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 7 };
-	struct ukevent buf[2];
-
-	KT_ASSERT(e >= 0);
-	kt_add_user(q, 1, 0, 0);
-	KT_EXPECT_EQ(poll(&pfd, 1, 0), 0);
-	KT_ASSERT_OK(epoll_ctl(e, EPOLL_CTL_ADD, q, &ev));
-	KT_EXPECT_EQ(epoll_wait(e, &ev, 1, 0), 0);
-	kt_ready_user(q, 1, 0, 0);
-	KT_EXPECT_EQ(poll(&pfd, 1, KT_SOON_MS), 1);
-	KT_EXPECT(pfd.revents & POLLIN);
-	KT_EXPECT_EQ(epoll_wait(e, &ev, 1, KT_SOON_MS), 1);
-	KT_EXPECT_EQ(ev.data.u64, 7);
-	KT_EXPECT_EQ(ready_now(q, buf, 2), 1);
-	KT_EXPECT_EQ(poll(&pfd, 1, 0), 0);
-}
-
-/*
- * A kevent queue may watch an epoll fd that watches a kevent queue, even
- * the same queue (only direct polling of a queue is refused): events
- * propagate and nothing deadlocks on the way (wake-ups nest through
- * epoll's callback into kevent's).
- */
-static void epoll_case(bool cycle)
-{
-	int q = kt_queue(), q2 = kt_queue(), e = epoll_create1(EPOLL_CLOEXEC);
-	int target = cycle ? q : q2, r, user = 0, poll_e = 0;
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct __kernel_timespec ts = kevent_ts(30, 0);
-	struct ukevent buf[4];
-
-	KT_ASSERT(e >= 0);
-	KT_ASSERT_OK(epoll_ctl(e, EPOLL_CTL_ADD, target, &ev));
-	add_poll(q, e, POLLIN, KEVENT_REQ_ET, 0xe);
-	kt_add_user(target, 1, 0x1, 0);
-	kt_ready_user(target, 1, 0x1, 0);
-	/* e sees the target queue readable */
-	KT_EXPECT_EQ(epoll_wait(e, &ev, 1, KT_SOON_MS), 1);
-	/* q sees e readable (and, in the cycle, its own USER event) */
-	r = kevent_get_events(q, cycle ? 2 : 1, 4, &ts, buf, 0);
-	for (int i = 0; i < r; i++) {
-		user += buf[i].type == KEVENT_USER;
-		poll_e += buf[i].type == KEVENT_POLL && buf[i].user_u64 == 0xe &&
-			  (buf[i].ret_data[0] & POLLIN);
-	}
-	KT_EXPECT_EQ(poll_e, 1);
-	KT_EXPECT_EQ(user, cycle ? 1 : 0);
-	if (!cycle)
-		KT_EXPECT_EQ(ready_now(q2, buf, 4), 1);
-	/* everything consumed: the target queue is no longer readable */
-	KT_EXPECT_EQ(epoll_wait(e, &ev, 1, 0), 0);
-}
-
-TEST(epoll_chain)
-{
-	epoll_case(false);
-}
-
-TEST(epoll_cycle)
-{
-	epoll_case(true);
 }

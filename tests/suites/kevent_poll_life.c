@@ -18,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <sys/uio.h>
 
+#include "kevent_stress_util.h"
 #include "kevent_test.h"
 
 /* A thread or process that can take an event must have it within this. */
@@ -26,17 +27,6 @@
 static void make_pipe(int p[2])
 {
 	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
-}
-
-/* ADD one POLL kevent that must register (not ready at ADD). */
-static void add_poll(int q, int fd, __u32 events, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_poll(fd, events, flags);
-	char what[80];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
-	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
 }
 
 /* Number of "kevent:" lines in the fdinfo of queue q, -1 on error. */
@@ -79,7 +69,7 @@ TEST(poll_close_removes_kevent)
 	long long removed0, reg;
 
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x1);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x1);
 	KT_ASSERT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 	KT_ASSERT_EQ(kevent_lines(q), 1);
 	removed0 = kevent_fdinfo(q, KFD_REMOVED);
@@ -95,7 +85,7 @@ TEST(poll_close_removes_kevent)
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_READY), 0);
 	/* the key is free again: a new kevent with the same fd number registers */
 	make_pipe(p);
-	add_poll(q, p[0], POLLIN, 0, 0x1);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x1);
 }
 
 /* A dup()ed fd keeps the open file alive: the kevent stays and fires. */
@@ -108,7 +98,7 @@ TEST(poll_dup_keeps_file_alive)
 	make_pipe(p);
 	d = dup(p[0]);
 	KT_ASSERT(d >= 0);
-	add_poll(q, p[0], POLLIN, 0, 0x2);
+	kt_add_poll(q, p[0], POLLIN, 0, 0x2);
 	KT_ASSERT_OK(close(p[0]));
 	kt_msleep(50);	/* a deferred release would have run by now */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
@@ -123,55 +113,6 @@ TEST(poll_dup_keeps_file_alive)
 }
 
 /* ---- a reference cycle through SCM_RIGHTS ------------------------------ */
-
-/*
- * Puts a sysctl back when the test process ends, even if the harness
- * kills it: a process in its own session (outside the test's process
- * group) waits for the end of a pipe and writes the saved value.
- */
-struct sysctl_guard {
-	const char *path;
-	long long old;
-	pid_t pid;
-	int wfd;
-};
-
-static bool guard_start(struct sysctl_guard *g, const char *path)
-{
-	int p[2];
-
-	g->path = path;
-	g->old = kt_sysctl_read(path);
-	g->pid = -1;
-	if (g->old < 0 || pipe2(p, O_CLOEXEC))
-		return false;
-	g->pid = fork();
-	if (g->pid < 0)
-		return false;
-	if (g->pid == 0) {
-		char c;
-
-		close(p[1]);
-		setsid();
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
-		kt_sysctl_write(path, g->old);
-		_exit(0);
-	}
-	close(p[0]);
-	g->wfd = p[1];
-	return true;
-}
-
-static void guard_end(struct sysctl_guard *g)
-{
-	if (g->pid <= 0)
-		return;
-	kt_sysctl_write(g->path, g->old);
-	close(g->wfd);
-	waitpid(g->pid, NULL, 0);
-	g->pid = -1;
-}
 
 /* Send fd over the UNIX socket s as SCM_RIGHTS. */
 static int send_fd(int s, int fd)
@@ -227,27 +168,27 @@ static int room_for(int n, __u32 *last_err)
  */
 TEST(poll_scm_cycle_freed)
 {
-	struct sysctl_guard g;
+	struct kst_guard g;
 	long long deadline;
 	int sv[2], q, got = 0, tries = 0;
 	__u32 err;
 
 	if (geteuid() != 0)
 		kt_skip("needs root (lowers max_user_kevents)");
-	KT_ASSERT(guard_start(&g, KT_MAX_USER_PATH));
+	KT_ASSERT(kst_guard_start(&g, KT_MAX_USER_PATH));
 	KT_ASSERT_EQ(kt_sysctl_write(KT_MAX_USER_PATH, 2), 0);
 	/* the room before: nothing else of root's may be charged */
 	got = room_for(2, &err);
 	if (got != 2) {
 		kt_fail_at(__FILE__, __LINE__, "room %d of 2 before the test (%s): kevents of root leaked earlier",
 			   got, strerror((int)err));
-		guard_end(&g);
+		kst_guard_end(&g);
 		kt_end_test();
 	}
 
 	KT_ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	q = kt_queue();
-	add_poll(q, sv[0], POLLIN, 0, 0xa);
+	kt_add_poll(q, sv[0], POLLIN, 0, 0xa);
 	KT_ASSERT_OK(send_fd(sv[1], q));	/* now in a's receive queue */
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 1);
 	KT_ASSERT_OK(close(q));
@@ -266,7 +207,7 @@ TEST(poll_scm_cycle_freed)
 		kt_log("after closing the cycle: room %d of 2 (%s) after %d tries over 1 s: the cycle leaked",
 		       got, strerror((int)err), tries);
 	KT_EXPECT_EQ(got, 2);
-	guard_end(&g);
+	kst_guard_end(&g);
 }
 
 /* ---- signalfd: hooks per process --------------------------------------- */
@@ -316,7 +257,7 @@ TEST(signalfd_second_process_sees_its_signals)
 	struct ukevent buf[4];
 	pid_t pid;
 
-	add_poll(q, s, POLLIN, 0, 0x1);
+	kt_add_poll(q, s, POLLIN, 0, 0x1);
 	pid = fork();
 	KT_ASSERT(pid >= 0);
 	if (pid == 0) {
@@ -396,7 +337,7 @@ TEST(signalfd_pollfree_no_spurious_event)
 		kt_fail_at(__FILE__, __LINE__, "child failed to add its kevent: status %#x", status);
 		kt_end_test();
 	}
-	add_poll(q, s, POLLIN, 0, 0x1);
+	kt_add_poll(q, s, POLLIN, 0, 0x1);
 	KT_ASSERT(write(p2c[1], "g", 1) == 1);
 	status = reap(pid, KT_SOON_MS);
 	KT_ASSERT(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -421,7 +362,7 @@ TEST(signalfd_pollfree_no_spurious_event)
 	KT_ASSERT(read(s, &si, sizeof(si)) == sizeof(si));
 	KT_EXPECT_EQ(si.ssi_signo, SIGUSR1);
 	q3 = kt_queue();
-	add_poll(q3, s, POLLIN, 0, 0x3);
+	kt_add_poll(q3, s, POLLIN, 0, 0x3);
 	KT_ASSERT_OK(kill(getpid(), SIGUSR1));
 	n = kevent_get_events(q3, 1, 4, &ts, buf, 0);
 	if (n != 1)

@@ -23,16 +23,6 @@ static struct ukevent wait_one(int fd)
 	return buf[0];
 }
 
-static void add_timer(int fd, __u32 sec, __u32 nsec, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_timer(sec, nsec, flags);
-	char what[64];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD timer %u.%09u", sec, nsec);
-	kt_ctl1_must_at(__FILE__, __LINE__, fd, KEVENT_CTL_ADD, &uk, 0, what);
-}
-
 /* A one-shot timer fires once, one period after ADD at the earliest. */
 TEST(oneshot_fires_not_early)
 {
@@ -43,7 +33,7 @@ TEST(oneshot_fires_not_early)
 	__s32 exp_off;
 
 	t0 = kt_mono_ns();
-	add_timer(fd, 0, 200 * MS, KEVENT_REQ_ONESHOT, 0x77);
+	kt_add_timer(fd, 0, 200 * MS, KEVENT_REQ_ONESHOT, 0x77);
 	ev = wait_one(fd);
 	t1 = kt_mono_ns();
 	kt_log("200 ms timer delivered after %lld ms", (t1 - t0) / MS);
@@ -73,7 +63,7 @@ TEST(seconds_part)
 	int fd = kt_queue();
 	long long t0 = kt_mono_ns(), dt;
 
-	add_timer(fd, 1, 100 * MS, KEVENT_REQ_ONESHOT, 0);
+	kt_add_timer(fd, 1, 100 * MS, KEVENT_REQ_ONESHOT, 0);
 	(void)wait_one(fd);
 	dt = kt_mono_ns() - t0;
 	kt_log("1.1 s timer delivered after %lld ms", dt / MS);
@@ -88,7 +78,7 @@ TEST(periodic_not_early)
 	long long t0 = kt_mono_ns(), count = 0, now;
 	struct ukevent ev;
 
-	add_timer(fd, 0, P, 0, 1);
+	kt_add_timer(fd, 0, P, 0, 1);
 	for (int i = 0; i < 8; i++) {
 		ev = wait_one(fd);
 		now = kt_mono_ns();
@@ -111,7 +101,7 @@ TEST(expiry_count)
 	long long t0 = kt_mono_ns(), t1;
 	struct ukevent ev;
 
-	add_timer(fd, 0, P, 0, 0);
+	kt_add_timer(fd, 0, P, 0, 0);
 	/* many short sleeps rather than one: the timer gets many chances */
 	for (int i = 0; i < 20 || kt_mono_ns() - t0 < 20 * P; i++)
 		kt_msleep(20);
@@ -132,9 +122,9 @@ TEST(expiry_order)
 	int fd = kt_queue();
 	struct ukevent ev;
 
-	add_timer(fd, 0, 450 * MS, KEVENT_REQ_ONESHOT, 3);
-	add_timer(fd, 0, 150 * MS, KEVENT_REQ_ONESHOT, 1);
-	add_timer(fd, 0, 300 * MS, KEVENT_REQ_ONESHOT, 2);
+	kt_add_timer(fd, 0, 450 * MS, KEVENT_REQ_ONESHOT, 3);
+	kt_add_timer(fd, 0, 150 * MS, KEVENT_REQ_ONESHOT, 1);
+	kt_add_timer(fd, 0, 300 * MS, KEVENT_REQ_ONESHOT, 2);
 	for (__u64 i = 1; i <= 3; i++) {
 		ev = wait_one(fd);
 		KT_EXPECT_EQ(ev.user_u64, i);
@@ -148,7 +138,7 @@ TEST(remove_stops)
 	struct ukevent uk = ukevent_timer(0, 10 * MS, 0), buf[2];
 	struct __kernel_timespec ts = kevent_ts_ms(300);
 
-	add_timer(fd, 0, 10 * MS, 0, 0);
+	kt_add_timer(fd, 0, 10 * MS, 0, 0);
 	(void)wait_one(fd);
 	kt_msleep(50);	/* let it become ready again */
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_REMOVE, &uk), 1);
@@ -164,7 +154,7 @@ TEST(modify_to_oneshot)
 	struct ukevent uk = ukevent_timer(0, 20 * MS, KEVENT_REQ_ONESHOT), buf[2];
 	struct __kernel_timespec ts = kevent_ts_ms(300);
 
-	add_timer(fd, 0, 20 * MS, 0, 0);
+	kt_add_timer(fd, 0, 20 * MS, 0, 0);
 	(void)wait_one(fd);
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_MODIFY, &uk), 1);
 	KT_EXPECT_DONE(uk);
@@ -180,7 +170,7 @@ TEST(close_with_running_timers)
 		int fd = kt_queue();
 
 		for (int i = 1; i <= 8; i++)
-			add_timer(fd, 0, i * 1 * MS, 0, 0);
+			kt_add_timer(fd, 0, i * 1 * MS, 0, 0);
 		kt_msleep(5);
 		KT_EXPECT_EQ(close(fd), 0);
 	}
@@ -193,7 +183,7 @@ TEST(long_timer)
 	struct ukevent uk = ukevent_timer(3600, 0, 0), buf[2];
 	struct __kernel_timespec ts = kevent_ts_ms(200);
 
-	add_timer(fd, 3600, 0, 0, 0);
+	kt_add_timer(fd, 3600, 0, 0, 0);
 	KT_EXPECT_EQ(kevent_get_events(fd, 1, 2, &ts, buf, 0), 0);
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_REMOVE, &uk), 1);
 }
@@ -220,7 +210,7 @@ TEST(bad_period)
 	expect_add_einval(fd, ukevent_timer(0, 0, KEVENT_REQ_ONESHOT), "zero period oneshot");
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
 	/* the largest valid nanosecond part is fine */
-	add_timer(fd, 0, 999999999u, 0, 0);
+	kt_add_timer(fd, 0, 999999999u, 0, 0);
 }
 
 TEST(bad_event_mask)
@@ -246,7 +236,7 @@ TEST(timer_into_ring)
 	int fd = KT_ASSERT_OK(kevent_init(ring, 4, 0));
 	struct __kernel_timespec ts = kevent_ts(30, 0);
 
-	add_timer(fd, 0, 30 * MS, KEVENT_REQ_ONESHOT, 0x99);
+	kt_add_timer(fd, 0, 30 * MS, KEVENT_REQ_ONESHOT, 0x99);
 	KT_ASSERT_EQ(kevent_wait(fd, 4, 0, &ts, 0), 1);
 	KT_EXPECT_EQ(kevent_ring_kidx(ring), 1);
 	KT_EXPECT_EQ(ring->event[0].type, KEVENT_TIMER);
@@ -261,7 +251,7 @@ TEST(modify_oneshot_to_periodic)
 	struct ukevent uk = ukevent_timer(0, 30 * MS, 0);
 	long long deadline = kt_mono_ns() + KT_SOON_MS * MS;
 
-	add_timer(fd, 0, 30 * MS, KEVENT_REQ_ONESHOT, 0);
+	kt_add_timer(fd, 0, 30 * MS, KEVENT_REQ_ONESHOT, 0);
 	/* wait until it expired (ready), without dequeuing it */
 	while (kevent_fdinfo(fd, KFD_READY) != 1 && kt_mono_ns() < deadline)
 		kt_msleep(5);

@@ -16,16 +16,6 @@
 
 #define MS 1000000LL
 
-static void add_timer(int q, __u32 sec, __u32 nsec, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_timer(sec, nsec, flags);
-	char what[64];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD timer %u.%09u", sec, nsec);
-	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
-}
-
 /* Bounded wait for exactly one event. */
 static struct ukevent wait_one(int q)
 {
@@ -83,7 +73,7 @@ TEST_TIMEOUT(timer_count_saturates, 20)
 	struct ukevent uk, ev;
 	long long t0 = kt_mono_ns();
 
-	add_timer(q, 0, 1, 0, 0x8);
+	kt_add_timer(q, 0, 1, 0, 0x8);
 	/* 2^32 ns is 4.295 s; leave a margin for a slow clock read */
 	while (kt_mono_ns() - t0 < 4600 * MS)
 		kt_msleep(100);
@@ -107,7 +97,7 @@ TEST(timer_undelivered_not_rearmed)
 	long long deadline = kt_mono_ns() + KT_SOON_MS * MS;
 	char state[32];
 
-	add_timer(q, 0, 1000, 0, 0x9);
+	kt_add_timer(q, 0, 1000, 0, 0x9);
 	while (kevent_fdinfo(q, KFD_READY) != 1 && kt_mono_ns() < deadline)
 		kt_msleep(1);
 	KT_ASSERT_EQ(kevent_fdinfo(q, KFD_READY), 1);
@@ -165,7 +155,7 @@ TEST(timer_count_exact_at_delivery)
 			KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &rm), 1);
 		}
 		before_add = kt_mono_ns();
-		add_timer(q, 0, (__u32)EXACT_P, 0, 0xa);
+		kt_add_timer(q, 0, (__u32)EXACT_P, 0, 0xa);
 		after_add = kt_mono_ns();
 	} while (after_add - before_add > EXACT_ADD_NS && tries < 50);
 	kt_log("ADD window %lld ns after %d tries", after_add - before_add, tries);

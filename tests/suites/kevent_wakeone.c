@@ -27,17 +27,6 @@ static void make_pipe(int p[2])
 	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 }
 
-/* ADD one POLL kevent that must register (not ready at ADD). */
-static void add_poll(int q, int fd, __u32 events, __u32 flags, __u64 user)
-{
-	struct ukevent uk = ukevent_poll(fd, events, flags);
-	char what[80];
-
-	uk.user_u64 = user;
-	snprintf(what, sizeof(what), "ADD poll fd %d events %#x flags %#x", fd, events, flags);
-	kt_ctl1_must_at(__FILE__, __LINE__, q, KEVENT_CTL_ADD, &uk, 0, what);
-}
-
 /* A waiter in kevent_get_events(min_nr, max_nr) with a bounded timeout. */
 static void start_getter(struct kt_waiter *w, int q, unsigned int min_nr, unsigned int max_nr)
 {
@@ -116,8 +105,8 @@ TEST(wakeup_one_busy_queue_does_not_starve)
 	struct ukevent buf[4];
 
 	make_pipe(p);
-	add_poll(q1, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
-	add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
+	kt_add_poll(q1, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
+	kt_add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
 	start_getter(&w, q2, 1, 4);
 	KT_ASSERT(write(p[1], "x", 1) == 1);
 	if (!kt_waiter_join(&w, WAKE_MS)) {
@@ -139,45 +128,17 @@ TEST(wakeup_one_busy_queue_does_not_starve)
 
 /* ---- a worker in another process ------------------------------------- */
 
-/* The state letter of process pid ('S', 'T', ...), 0 if gone. */
-static char proc_state(pid_t pid)
+static bool proc_in_syscall(pid_t pid, long nr)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	long long before;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-/* The system call process pid is inside, or -1. */
-static long proc_syscall(pid_t pid)
-{
-	char path[64], buf[256], *end;
-	ssize_t n;
-	long nr;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	nr = strtol(buf, &end, 10);
-	return end == buf ? -1 : nr;
+	if (nr < 0 || kt_thread_syscall(pid) == nr)
+		return true;
+	if (!kt_uml())
+		return false;
+	before = kt_thread_nvcsw(pid);
+	kt_msleep(20);
+	return before >= 0 && kt_thread_nvcsw(pid) == before;
 }
 
 /* Bounded wait until process pid is in state `state` (and syscall nr if >= 0). */
@@ -186,9 +147,9 @@ static bool proc_wait_state(pid_t pid, char state, long nr, long timeout_ms)
 	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
 
 	while (kt_mono_ns() < deadline) {
-		if (proc_state(pid) == state && (nr < 0 || proc_syscall(pid) == nr)) {
+		if (kt_thread_state(pid) == state && proc_in_syscall(pid, nr)) {
 			kt_msleep(2);
-			if (proc_state(pid) == state && (nr < 0 || proc_syscall(pid) == nr))
+			if (kt_thread_state(pid) == state && proc_in_syscall(pid, nr))
 				return true;
 		}
 		kt_msleep(1);
@@ -242,7 +203,7 @@ TEST(wakeup_one_exited_worker)
 	KT_ASSERT(proc_wait_state(pid, 'T', -1, KT_SOON_MS));
 
 	q2 = kt_queue();
-	add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
+	kt_add_poll(q2, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x2);
 	start_getter(&w, q2, 1, 4);
 	KT_ASSERT(write(p[1], "x", 1) == 1);
 	bool woken = kt_waiter_join(&w, WAKE_MS);
@@ -349,7 +310,7 @@ TEST_TIMEOUT(wakeup_one_level_wakes_one, 120)
 	make_pipe(p);
 	lw.q = kt_queue();
 	lw.rfd = p[0];
-	add_poll(lw.q, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
+	kt_add_poll(lw.q, p[0], POLLIN, KEVENT_REQ_WAKEUP_ONE, 0x1);
 	for (int i = 0; i < LW_T; i++) {
 		lw.t[i].lw = &lw;
 		KT_ASSERT(!pthread_create(&lw.t[i].th, NULL, lw_fn, &lw.t[i]));

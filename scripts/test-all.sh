@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# make test-all: every combination the lab supports, one after the other,
+# then one line counting them all. .ci/run runs a subset of it (see README,
+# "What CI runs").
+#
+#   scripts/test-all.sh [RUN...]
+#
+#   lab          make test                       QEMU, busybox, host checks
+#   debug        make test DEBUG=1 HOST=0        KASAN, lockdep, kmemleak, ...
+#   uml          make test BACKEND=uml           User-Mode Linux, busybox
+#   debian       make test ROOTFS=debian HOST=0  QEMU, the Debian image
+#   uml-debian   make test BACKEND=uml ROOTFS=debian HOST=0
+#   lab-validate make lab-validate               every exercise of lab/: its
+#                                                start fails, the reference
+#                                                passes (09 on DEBUG=1)
+#
+# Without RUN: all of them. Exit status non-zero if any run failed or
+# printed no summary.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# debian (QEMU) needs block devices and ext4 in lab.config, not there yet
+all=(lab debug uml uml-debian lab-validate)
+[ $# -gt 0 ] || set -- "${all[@]}"
+
+run_env() { # run_env RUN: the make target and variables of RUN
+	case "$1" in
+	lab) echo "test" ;;
+	debug) echo "test DEBUG=1 HOST=0" ;;
+	uml) echo "test BACKEND=uml" ;;
+	debian) echo "test ROOTFS=debian HOST=0" ;;
+	uml-debian) echo "test BACKEND=uml ROOTFS=debian HOST=0" ;;
+	lab-validate) echo "lab-validate" ;;
+	*) return 1 ;;
+	esac
+}
+for r in "$@"; do
+	run_env "$r" >/dev/null || die "unknown run '$r' (runs: ${all[*]})"
+done
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+status=0
+times=()
+for r in "$@"; do
+	read -ra vars <<<"$(run_env "$r")"
+	echo
+	echo "test-all: $r: make ${vars[*]}"
+	start=$(date +%s)
+	# A fresh top-level make: none of our caller's make variables (T=, a
+	# jobserver) take part, only this run's.
+	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES \
+		-u DEBUG -u HOST -u BACKEND -u ROOTFS -u T \
+		make --no-print-directory -C "$KLAB_ROOT" "${vars[@]}" 2>&1 | tee "$logs/$r.log" || status=1
+	times+=("$r $(($(date +%s) - start))")
+done
+
+echo
+passed=0
+failed=0
+for t in "${times[@]}"; do
+	read -r r secs <<<"$t"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$r.log" | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		echo "test-all: $r: no summary (build or boot failed) after ${secs}s"
+		failed=$((failed + 1))
+		status=1
+		continue
+	fi
+	echo "test-all: $r: $line (${secs}s)"
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+echo "$passed passed, $failed failed"
+exit "$status"
