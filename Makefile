@@ -4,7 +4,8 @@
 # (the debootstrap Debian image instead of the busybox initramfs), DEBUG=1
 # (debug kernel variant), T="suite ..." (guest suites to
 # run), V=1 (show the guest console during make test), HOST=0 (skip the host
-# checks), GDB=1 (make vm with a gdb stub for make gdb-attach),
+# checks), FAILFAST=1 (make test ends at the first failed test), GDB=1
+# (make vm with a gdb stub for make gdb-attach),
 # WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), EX=exercise
 # (make lab-*), KLAB_BUILD=DIR (build directory, default ./build).
 #
@@ -30,7 +31,7 @@ help: ## this list
 	@echo "kevent lab - make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
-	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 GDB=1"
+	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
 	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 

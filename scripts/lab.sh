@@ -288,7 +288,8 @@ check_suites() {
 	# lab.conf's timeout (seconds) bounds a guest that a planted bug hangs.
 	timeout=$(conf "$ex" timeout "$root")
 	timeout=${LAB_START_TIMEOUT:-${timeout:-600}}
-	DEBUG=$debug T="$suites" HOST=0 KLAB_GUEST_TIMEOUT=$timeout \
+	DEBUG=$debug T="$suites" HOST=0 KLAB_GUEST_TIMEOUT=$timeout FAILFAST=${LAB_FAILFAST:-0} \
+		KLAB_APPEND=$(conf "$ex" append "$root") \
 		"$root/scripts/test.sh" >"$log" 2>&1 || rc=1
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 	if [ -z "$line" ]; then
@@ -538,7 +539,9 @@ cmd_validate() {
 		# A start only has to fail: tests waiting for events that never
 		# come (05) need not run their whole time limits. A start that
 		# would pass takes as long as the reference, well under this.
-		if LAB_SKIP_ANSWER=1 LAB_START_TIMEOUT=$((debug_ex ? 900 : 180)) \
+		# FAILFAST: the first failed test is the proof; the rest would
+		# only wait out their time limits.
+		if LAB_SKIP_ANSWER=1 LAB_FAILFAST=1 LAB_START_TIMEOUT=$((debug_ex ? 900 : 180)) \
 			check_tree "$ex" "$work" | sed 's/^/    /'; then
 			rc=0
 		else

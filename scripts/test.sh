@@ -10,6 +10,10 @@
 #   V=1             show the guest console while it runs (ours only: the
 #                   kernel build never sees it, see scripts/kernel.sh)
 #   DEBUG=1         use the debug kernel variant
+#   FAILFAST=1      end at the first failed test (the suites after it are
+#                   reported not run): to prove quickly that something fails
+#   KLAB_APPEND=ARGS  extra kernel command line (scripts/lab.sh: an
+#                   exercise's lab.conf "append")
 #   KLAB_GUEST_TIMEOUT=S  end the guest after S seconds (default 1800,
 #                   3600 for the debug kernel)
 #   BACKEND=uml     build and boot the User-Mode Linux kernel instead of
@@ -96,11 +100,16 @@ start=$(date +%s)
 set +e
 # kmemleak (debug kernel only; a no-op otherwise) forgets boot-time objects
 # before the suites and reports what they leaked after them.
-guest_cmd="klab-kmemleak clear; klab-run-tests ${T:-}; rc=\$?; klab-kmemleak check || rc=1; exit \$rc"
+# FAILFAST=1: the runner ends at the first failed test (klab-run-tests -f).
+ff=""
+[ "${FAILFAST:-0}" = 1 ] && ff="-f "
+guest_cmd="klab-kmemleak clear; klab-run-tests $ff${T:-}; rc=\$?; klab-kmemleak check || rc=1; exit \$rc"
 if [ "${V:-0}" = 1 ]; then
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" --exec "$guest_cmd"
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd"
 else
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" --exec "$guest_cmd" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd" \
 		>/dev/null 2>"$results/run-vm.err"
 fi
 rc=$?

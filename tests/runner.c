@@ -8,11 +8,17 @@
  * /sys/kernel/debug/kunit/<suite>/results) are included as further subtests,
  * so one parser on the host counts everything.
  *
- *	klab-run-tests [-d DIR] [-t SECONDS] [-K] [SUITE...]
+ *	klab-run-tests [-d DIR] [-t SECONDS] [-K] [-f] [SUITE...]
  *
  *	-d DIR		directory of suite binaries
  *	-t SECONDS	time limit of one suite (default 600)
  *	-K		do not include KUnit results
+ *	-f		fail fast: end at the first failed test; the suite
+ *			that failed is killed and the suites after it are
+ *			reported "not ok ... # not run: fail-fast". For
+ *			proving that something fails (an exercise's
+ *			starting point), where the rest of the time limits
+ *			would buy nothing.
  *	SUITE		run only these suites (names in DIR); "kunit" alone
  *			selects only the KUnit results
  *
@@ -34,8 +40,8 @@
 
 #define KUNIT_DIR "/sys/kernel/debug/kunit"
 /* The usage line, next to the getopt() string it describes: keep them in step. */
-#define USAGE "usage: %s [-d DIR] [-t SECONDS] [-K] [SUITE...]\n"
-#define OPTIONS "d:t:K"
+#define USAGE "usage: %s [-d DIR] [-t SECONDS] [-K] [-f] [SUITE...]\n"
+#define OPTIONS "d:t:Kf"
 #define MAX_SUITES 256
 #define INDENT "    "
 
@@ -47,6 +53,7 @@ struct suite {
 
 static struct suite suites[MAX_SUITES];
 static unsigned int nsuites;
+static bool fail_fast;
 
 static int cmp_suite(const void *a, const void *b)
 {
@@ -153,7 +160,7 @@ static bool run_binary(const struct suite *s, unsigned int limit_s)
 	struct timespec start, now;
 	size_t len = 0;
 	int pipefd[2], status = 0;
-	bool timed_out = false;
+	bool timed_out = false, test_failed = false;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC)) {
@@ -201,16 +208,31 @@ static bool run_binary(const struct suite *s, unsigned int limit_s)
 			line[len] = 0;
 			if (strcmp(line, "KTAP version 1\n"))
 				printf(INDENT "%s", line);
+			/* A test's own result line starts the line (subtests are indented). */
+			if (!strncmp(line, "not ok ", 7))
+				test_failed = true;
 			len = 0;
 		}
+		if (fail_fast && test_failed)
+			break;
 	}
 	if (len) {
 		line[len] = 0;
 		printf(INDENT "%s\n", line);
 	}
+	if (fail_fast && test_failed)
+		kill(-pid, SIGKILL);
 	close(pipefd[0]);
 	waitpid(pid, &status, 0);
 	kill(-pid, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* Where the time goes: the first thing to read when a run gets slow. */
+	printf(INDENT "# duration: %.1fs\n", (double)(now.tv_sec - start.tv_sec) +
+	       (now.tv_nsec - start.tv_nsec) / 1e9);
+	if (fail_fast && test_failed) {
+		printf(INDENT "# fail-fast: suite ended at its first failed test\n");
+		return false;
+	}
 	if (timed_out) {
 		printf(INDENT "# suite timed out after %us\n", limit_s);
 		return false;
@@ -245,6 +267,9 @@ int main(int argc, char **argv)
 		case 'K':
 			with_kunit = false;
 			break;
+		case 'f':
+			fail_fast = true;
+			break;
 		default:
 			fprintf(stderr, USAGE, argv[0]);
 			return 2;
@@ -259,6 +284,11 @@ int main(int argc, char **argv)
 		const struct suite *s = &suites[i];
 		bool ok;
 
+		if (fail_fast && failed) {
+			printf("not ok %u %s # not run: fail-fast\n", i + 1, s->name);
+			failed++;
+			continue;
+		}
 		kmsg("<5>klab: suite %s\n", s->name);
 		if (s->kunit) {
 			/* The results file carries its own subtest header. */
