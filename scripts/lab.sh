@@ -285,6 +285,10 @@ check_suites() {
 	fi
 	suites=${present# }
 	[ -n "$suites" ] || return 1
+	if [ -n "${LAB_SUITES_FROM:-}" ]; then
+		suites_from_run "$suites" "$LAB_SUITES_FROM" "$debug" || rc=1
+		return "$rc"
+	fi
 	# lab.conf's timeout (seconds) bounds a guest that a planted bug hangs.
 	timeout=$(conf "$ex" timeout "$root")
 	timeout=${LAB_START_TIMEOUT:-${timeout:-600}}
@@ -308,6 +312,33 @@ check_suites() {
 	# The summary's failure lines, indented: what to look at first.
 	sed -n '/^FAIL\|^not ok\|^  *#\|^- /p' "$log" | head -n 20 | sed 's/^/        /'
 	report 1 "guest suites $suites: $line (log: $log)" || true
+	return 1
+}
+
+# suites_from_run "SUITES" RUN DEBUG: the verdict of SUITES read from a run
+# of several exercises' suites at once (RUN.log: test.sh's output, RUN.console:
+# the guest console): each suite's own result must be "ok", and the run must
+# have had no kernel splat, time-out or lost result (which no suite owns).
+suites_from_run() {
+	local suites=$1 run=$2 debug=$3 name bad="" re
+	for name in $suites; do
+		re="^ok [0-9]+ $name\$"
+		[ "$name" = kunit ] && re="^ok [0-9]+ kevent_kunit_"
+		if ! tr -d '\r' <"$run.console" | grep -qE "$re" ||
+			{ [ "$name" = kunit ] && tr -d '\r' <"$run.console" | grep -qE '^not ok [0-9]+ kevent_kunit_'; }; then
+			bad="$bad $name"
+		fi
+	done
+	if grep -E '^FAIL (kernel:|guest|no test result|.*results missing)' "$run.log" >"$run.general"; then
+		sed 's/^/        /' "$run.general" | head -n 5
+		bad="$bad (the run)"
+	fi
+	[ "$debug" = 1 ] && suites="$suites (debug kernel)"
+	if [ -z "$bad" ]; then
+		report 0 "guest suites $suites: all ok in the shared run"
+		return 0
+	fi
+	report 1 "guest suites $suites: not ok:$bad (log: $run.log)" || true
 	return 1
 }
 
@@ -336,13 +367,16 @@ check_tree() {
 		check_answer "$ex" "$root" || rc=1
 	fi
 	# The kernel and the initramfs of this tree: incremental, a no-op for
-	# an exercise that changed neither.
-	if ! DEBUG=$debug "$root/scripts/kernel.sh" build >"$logs/$ex-build.log" 2>&1; then
+	# an exercise that changed neither (and skipped when the caller built
+	# them already: validate's reference).
+	if [ -n "${LAB_PREBUILT:-}" ]; then
+		:
+	elif ! DEBUG=$debug "$root/scripts/kernel.sh" build >"$logs/$ex-build.log" 2>&1; then
 		grep -E 'error:|Error ' "$logs/$ex-build.log" | head -n 10 | sed 's/^/        /'
 		report 1 "kernel build (log: $logs/$ex-build.log)" || true
 		return 1
 	fi
-	if ! "$root/scripts/rootfs.sh" >"$logs/$ex-rootfs.log" 2>&1; then
+	if [ -z "${LAB_PREBUILT:-}" ] && ! "$root/scripts/rootfs.sh" >"$logs/$ex-rootfs.log" 2>&1; then
 		grep -E 'error' "$logs/$ex-rootfs.log" | head -n 10 | sed 's/^/        /'
 		report 1 "test programs and initramfs (log: $logs/$ex-rootfs.log)" || true
 		return 1
@@ -554,12 +588,61 @@ cmd_validate() {
 			echo "ok $((++n)) lab_validate.${ex//-/_}_start_fails  # $(($(date +%s) - t1))s" >>"$results"
 		fi
 	done
-	# The reference last, so the build directory ends as the reference.
+	# The reference last, so the build directory ends as the reference. It
+	# is built once per kernel variant, and one boot per variant runs the
+	# suites of all its exercises (a suite two exercises name runs once);
+	# each exercise's verdict is then read from that run, with its answer
+	# and its check.sh as usual.
 	sync_tree "$ref" "$work"
+	local variant vname union appends tmax tx name a
+	for variant in 0 1; do
+		union=""
+		appends=""
+		tmax=600
+		local any=0
+		for ex in "${list[@]}"; do
+			debug_ex=0
+			[ "$(conf "$ex" needs "$ref")" = debug ] && debug_ex=1
+			[ "$debug_ex" = "$variant" ] || continue
+			any=1
+			for name in $(conf "$ex" suites "$ref"); do
+				case " $union " in *" $name "*) ;; *) union="$union $name" ;; esac
+			done
+			a=$(conf "$ex" append "$ref")
+			for name in $a; do
+				case " $appends " in *" $name "*) ;; *) appends="$appends $name" ;; esac
+			done
+			tx=$(conf "$ex" timeout "$ref")
+			[ "${tx:-0}" -le "$tmax" ] || tmax=$tx
+		done
+		# The lab kernel is always built: check.sh scripts boot it.
+		[ "$any" = 1 ] || [ "$variant" = 0 ] || continue
+		vname=lab
+		[ "$variant" = 1 ] && vname=debug
+		t1=$(date +%s)
+		stage validate "reference: the $vname kernel and the suites of its exercises:${union:- none}"
+		if ! DEBUG=$variant "$work/scripts/kernel.sh" build >"$scratch/ref-$vname-build.log" 2>&1 ||
+			! "$work/scripts/rootfs.sh" >"$scratch/ref-$vname-rootfs.log" 2>&1; then
+			tail -n 15 "$scratch/ref-$vname-build.log" "$scratch/ref-$vname-rootfs.log" | sed 's/^/    /'
+			echo "not ok $((++n)) lab_validate.reference_${vname}_builds" >>"$results"
+			bad=$((bad + 1))
+			continue
+		fi
+		: >"$scratch/ref-$vname.console"
+		if [ -n "$union" ]; then
+			DEBUG=$variant T="${union# }" HOST=0 KLAB_GUEST_TIMEOUT=$tmax \
+				KLAB_APPEND="${appends# }" "$work/scripts/test.sh" >"$scratch/ref-$vname.log" 2>&1 || true
+			cp "$KLAB_BUILD/results/console-$vname.log" "$scratch/ref-$vname.console"
+			grep -E '^[0-9]+ passed, [0-9]+ failed' "$scratch/ref-$vname.log" | tail -n 1 | sed 's/^/    /' || true
+		fi
+		echo "ok $((++n)) lab_validate.reference_${vname}_runs  # $(($(date +%s) - t1))s" >>"$results"
+	done
 	for ex in "${list[@]}"; do
 		t1=$(date +%s)
+		vname=lab
+		[ "$(conf "$ex" needs "$ref")" = debug ] && vname=debug
 		stage validate "$ex: reference (must PASS)"
-		if check_tree "$ex" "$work" | sed 's/^/    /'; then
+		if LAB_PREBUILT=1 LAB_SUITES_FROM=$scratch/ref-$vname check_tree "$ex" "$work" | sed 's/^/    /'; then
 			rc=0
 		else
 			rc=1
