@@ -219,6 +219,13 @@ expect uml_gdb_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb
 expect uml_gdb_run_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb-run
 expect uml_debug_exits_2 2 'no debug variant' -- env DEBUG=1 "$run_vm" --dry-run --backend uml
 expect bad_backend_exits_2 2 '--backend takes qemu or uml' -- dry --backend xen
+# The debug kernel has no block layer (debug.config): no Debian root disk.
+expect debian_root_is_virtio_blk 0 ' -drive file=.*debian\.ext4,format=raw,if=virtio,snapshot=on ' \
+	' root=/dev/vda rw init=/sbin/klab-init' -- dry --rootfs debian
+expect debian_on_debug_kernel_exits_2 2 'debug kernel has no block devices' -- \
+	env DEBUG=1 "$run_vm" --dry-run --rootfs debian
+expect ROOTFS_debian_DEBUG_exits_2 2 'debug kernel has no block devices' -- \
+	env DEBUG=1 ROOTFS=debian "$run_vm" --dry-run
 end
 
 # --- documents stay inside the repository -----------------------------------

@@ -170,21 +170,28 @@ config() {
 		-O "$KLAB_OBJ" "$KLAB_OBJ/.config" $(fragments)
 	run_logged "$log.olddefconfig" kmake olddefconfig
 	# Every option a fragment asks for must have survived the merge: a
-	# silently dropped option is a lab that does not test what it says.
+	# silently dropped option is a lab that does not test what it says. A
+	# later fragment overrides an earlier one (debug.config turns off what
+	# only the lab kernel needs), so each option is checked at its last
+	# value.
+	local -A wanted=()
+	local -a order=()
 	for frag in $(fragments); do
 		while read -r line; do
-			case "$line" in
-			CONFIG_*=*) ;;
-			*) continue ;;
-			esac
 			sym=${line%%=*}
-			if [ "${line#*=}" = n ]; then
-				grep -qx "# $sym is not set" "$KLAB_OBJ/.config" || grep -qx "$sym=n" "$KLAB_OBJ/.config" ||
-					die "$(basename "$frag"): $line did not stick (see $log.merge)"
-			elif ! grep -qx "$line" "$KLAB_OBJ/.config"; then
-				die "$(basename "$frag"): $line did not stick (see $log.merge)"
-			fi
+			[ -n "${wanted[$sym]+set}" ] || order+=("$sym")
+			wanted[$sym]="$line	$(basename "$frag")"
 		done < <(grep '^CONFIG_' "$frag")
+	done
+	for sym in "${order[@]}"; do
+		line=${wanted[$sym]%%	*}
+		frag=${wanted[$sym]#*	}
+		if [ "${line#*=}" = n ]; then
+			grep -qx "# $sym is not set" "$KLAB_OBJ/.config" || grep -qx "$sym=n" "$KLAB_OBJ/.config" ||
+				die "$frag: $line did not stick (see $log.merge)"
+		elif ! grep -qx "$line" "$KLAB_OBJ/.config"; then
+			die "$frag: $line did not stick (see $log.merge)"
+		fi
 	done
 	echo "$want" >"$stamp"
 }

@@ -61,6 +61,12 @@ busybox | debian) ;;
 	exit 2
 	;;
 esac
+# The debug kernel has no block layer (kernel/configs/debug.config keeps
+# its cold build short), so it cannot mount the Debian image's disk.
+if [ "$KLAB_ROOTFS" = debian ] && [ "$KLAB_VARIANT" = debug ]; then
+	printf 'error: ROOTFS=debian runs on the lab kernel (or BACKEND=uml): the debug kernel has no block devices (drop DEBUG=1)\n' >&2
+	exit 2
+fi
 KLAB_DEBIAN_IMAGE=$KLAB_BUILD/rootfs/debian.ext4
 # The compiler cache belongs to the user, not to a clone: it survives
 # make distclean and a fresh clone, and serves every clone that builds in the

@@ -150,6 +150,9 @@ busybox | debian) ;;
 esac
 if [ -z "$kernel" ]; then
 	if [ "$backend" = uml ]; then kernel=$KLAB_UML_LINUX; else kernel=$KLAB_BZIMAGE; fi
+	# kernel/configs/debug.config leaves out the block layer.
+	[ "$rootfs" = debian ] && [ "$KLAB_VARIANT" = debug ] &&
+		usage_error "--rootfs debian needs the lab kernel: the debug kernel has no block devices (drop DEBUG=1)"
 fi
 case "$cpus" in
 '') if [ "$backend" = uml ]; then cpus=1; else cpus=2; fi ;;

@@ -20,8 +20,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# debian (QEMU) needs block devices and ext4 in lab.config, not there yet
-all=(lab debug uml uml-debian lab-validate)
+all=(lab debug uml debian uml-debian lab-validate)
 [ $# -gt 0 ] || set -- "${all[@]}"
 
 run_env() { # run_env RUN: the make target and variables of RUN
