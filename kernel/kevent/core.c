@@ -78,9 +78,11 @@
  *     user space, allocate, and call f_op->poll() (process context only;
  *     the wait-queue callback never calls f_op->poll()).
  *   - Dequeue must find a kevent through the ready list (ready_lock) but
- *     has to take the storage lock first; it pins the head kevent with a
- *     reference, drops the ready lock, takes storage then ready lock and
- *     re-checks that the kevent is still the head (kevent_pop()).
+ *     the storage lock ranks first. kevent_pop_ready() holds the ready
+ *     lock and *tries* the head's storage lock (a trylock cannot
+ *     deadlock); only when the source is firing at that moment does it
+ *     pin the head with a reference, drop the ready lock, take storage
+ *     then ready lock and re-check that the kevent is still the head.
  *
  *
  * Field protection
@@ -508,6 +510,23 @@ void kevent_added(struct kevent *k, u32 mask)
  *
  * Return: the kevent with a reference, or NULL if the list is empty.
  */
+/* Both locks held: unlink the head @k, make it INFLIGHT, snapshot it. */
+static void kevent_pop_locked(struct kevent_queue *q, struct kevent *k,
+			      struct ukevent *uk, bool *recheck)
+{
+	kevent_unlink_ready(q, k);
+	k->flags |= KEVENT_F_INFLIGHT;
+	*recheck = k->flags & KEVENT_F_RECHECK;
+	k->flags &= ~KEVENT_F_RECHECK;
+	*uk = k->event;
+	uk->ret_data[1] = k->fired;
+	uk->ret_flags |= KEVENT_RET_DONE;
+	if (k->event.req_flags & KEVENT_REQ_ET)
+		k->event.ret_data[0] = 0;
+	if (k->cb->snapshot)
+		k->cb->snapshot(k, uk);
+}
+
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck)
 {
@@ -515,6 +534,28 @@ struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 	unsigned long flags;
 	struct kevent *k;
 
+	/*
+	 * Fast path, one hold of the ready lock: the storage lock ranks
+	 * above it, but a trylock cannot deadlock, and while both are held
+	 * the head cannot change or go away.
+	 */
+	spin_lock_irqsave(&q->ready_lock, flags);
+	k = list_first_entry_or_null(&q->ready_list, struct kevent,
+				     ready_entry);
+	if (!k) {
+		spin_unlock_irqrestore(&q->ready_lock, flags);
+		return NULL;
+	}
+	if (spin_trylock(&k->st->lock)) {
+		kevent_get(k);
+		kevent_pop_locked(q, k, uk, recheck);
+		spin_unlock(&k->st->lock);
+		spin_unlock_irqrestore(&q->ready_lock, flags);
+		return k;
+	}
+	spin_unlock_irqrestore(&q->ready_lock, flags);
+
+	/* The source is firing: take the locks in order and re-check. */
 	for (;;) {
 		spin_lock_irq(&q->ready_lock);
 		k = list_first_entry_or_null(&q->ready_list, struct kevent,
@@ -531,17 +572,7 @@ struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 		if ((k->flags & KEVENT_F_READY) &&
 		    list_first_entry(&q->ready_list, struct kevent,
 				     ready_entry) == k) {
-			kevent_unlink_ready(q, k);
-			k->flags |= KEVENT_F_INFLIGHT;
-			*recheck = k->flags & KEVENT_F_RECHECK;
-			k->flags &= ~KEVENT_F_RECHECK;
-			*uk = k->event;
-			uk->ret_data[1] = k->fired;
-			uk->ret_flags |= KEVENT_RET_DONE;
-			if (k->event.req_flags & KEVENT_REQ_ET)
-				k->event.ret_data[0] = 0;
-			if (k->cb->snapshot)
-				k->cb->snapshot(k, uk);
+			kevent_pop_locked(q, k, uk, recheck);
 			spin_unlock(&q->ready_lock);
 			spin_unlock_irqrestore(&st->lock, flags);
 			return k;

@@ -183,6 +183,15 @@ static int kevent_wait_events(struct kevent_sink *s, struct kevent_timeout *t)
 	bool timed_out = t->poll;
 	int ret;
 
+	/*
+	 * Events already there: take them without touching the wait queue
+	 * (epoll checks ep_events_available() before it sleeps the same way).
+	 */
+	if (kevent_sink_kicked(s))
+		return KEVENT_WAIT_KICKED;
+	if (kevent_sink_ready(s))
+		return KEVENT_WAIT_READY;
+
 	init_waitqueue_func_entry(&w.wait, kevent_wake_function);
 	w.wait.private = current;
 	INIT_LIST_HEAD(&w.wait.entry);
