@@ -187,7 +187,8 @@ config() {
 		line=${wanted[$sym]%%	*}
 		frag=${wanted[$sym]#*	}
 		if [ "${line#*=}" = n ]; then
-			grep -qx "# $sym is not set" "$KLAB_OBJ/.config" || grep -qx "$sym=n" "$KLAB_OBJ/.config" ||
+			# Off: "is not set", or absent when its menu is off too.
+			! grep -qE "^$sym=[ym]$" "$KLAB_OBJ/.config" ||
 				die "$frag: $line did not stick (see $log.merge)"
 		elif ! grep -qx "$line" "$KLAB_OBJ/.config"; then
 			die "$frag: $line did not stick (see $log.merge)"
