@@ -4,6 +4,9 @@
 
     bench-report.py RESULTS.json --out DIR [--doc docs/performance.md] [--plot-a A]
 
+Regenerate the document from its kept run without booting:
+    bench-report.py docs/performance/results.json --out build/bench --doc docs/performance.md
+
 Writes DIR/table.txt (plain text), DIR/summary.json (the aggregates) and
 DIR/plot-<source>.svg (gnuplot: ns/event against N, one line per API). With
 --doc, rewrites the part of the document between the "bench-report: begin"
@@ -204,7 +207,7 @@ def plot(agg, outdir, plot_a):
         svg = os.path.join(outdir, f"plot-{src}.svg")
         m = agg["meta"]
         script = "\n".join([
-            "set terminal svg size 720,440 dynamic font 'sans,11'",
+            "set terminal svg size 720,440 dynamic font 'sans,11' noenhanced",
             f"set output '{svg}'",
             f"set title '{src}: ns per delivered event, A={plot_a} active per round ({m['accel'].upper()}, median of {m['reps']})'",
             "set logscale x", "set logscale y", "set grid",
@@ -245,7 +248,9 @@ def main():
     if args.doc:
         docdir = os.path.join(os.path.dirname(args.doc), "performance")
         os.makedirs(docdir, exist_ok=True)
-        shutil.copy(args.results, os.path.join(docdir, "results.json"))
+        dst = os.path.join(docdir, "results.json")
+        if not os.path.exists(dst) or not os.path.samefile(args.results, dst):
+            shutil.copy(args.results, dst)
         md = ["", *header(agg), ""]
         for title, head, rows in secs:
             md += [f"#### {title}", ""] + md_table(head, rows) + [""]
