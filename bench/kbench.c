@@ -100,6 +100,7 @@ struct config {
 	unsigned int timers, timer_period_ms, timer_ms;
 	bool readiness, registration, herd, timer;
 	bool quiet;
+	bool inject;		/* self-test: one unasked-for event per API */
 	const char *json, *accel;
 };
 
@@ -813,6 +814,15 @@ static struct rd_result rd_measure(enum api api, struct fdset *s, unsigned int a
 			perm[j] = t;
 			expect[perm[i]] = r.round;
 			fd_activate(s, perm[i]);
+		}
+		if (cfg.inject && round == 0 && a < s->n) {
+			/*
+			 * Self-test of the counters (-X): one more fd made
+			 * readable that no round expects. Whenever it is
+			 * reported, it must count as exactly one dup.
+			 */
+			expect[perm[a]] = UINT32_MAX;
+			fd_activate(s, perm[a]);
 		}
 		calls = r.calls;
 		t0 = now_ns();
@@ -1552,12 +1562,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: kbench [-q] [-r REPS] [-n N,N,...] [-a A,A,...] [-s SOURCES] [-i APIS]\n"
 		"              [-p PARTS] [-m ROUND_MS] [-t THREADS] [-e HERD_EVENTS]\n"
-		"              [-T TIMER_MS] [-o FILE.json] [-A ACCEL] [-Q]\n"
+		"              [-T TIMER_MS] [-o FILE.json] [-A ACCEL] [-Q] [-X]\n"
 		"  -q  quick: a correctness smoke test (N=10,100 A=1,10, 1 repetition)\n"
 		"  -s  sources: pipe,eventfd,unix,tcp     -p  parts: readiness,registration,herd,timers\n"
 		"  -i  readiness APIs: poll,epoll-lt,epoll-et,io_uring,kevent-lt,kevent-et,\n"
 		"      kevent-lc,ring-lt,ring-et          -Q  no progress lines\n"
 		"  -A  the accelerator the guest runs under (recorded in the JSON)\n"
+		"  -X  self-test: plant one unexpected event per readiness API (must fail)\n"
 		"Exit status 1 if any event was lost, duplicated or empty.\n");
 }
 
@@ -1572,7 +1583,7 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++)	/* -q first: the other options override it */
 		if (!strcmp(argv[i], "-q"))
 			config_quick(&cfg);
-	while ((opt = getopt(argc, argv, "qr:n:a:s:i:p:m:t:e:T:o:A:Qh")) != -1) {
+	while ((opt = getopt(argc, argv, "qr:n:a:s:i:p:m:t:e:T:o:A:QXh")) != -1) {
 		switch (opt) {
 		case 'q': break;
 		case 'r': cfg.reps = (unsigned int)atoi(optarg); break;
@@ -1598,6 +1609,7 @@ int main(int argc, char **argv)
 		case 'o': cfg.json = optarg; break;
 		case 'A': cfg.accel = optarg; break;
 		case 'Q': cfg.quiet = true; break;
+		case 'X': cfg.inject = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

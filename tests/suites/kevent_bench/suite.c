@@ -61,3 +61,36 @@ TEST_TIMEOUT(timers_exactly_once, 60)
 {
 	quick_part(PART_TIMER);
 }
+
+/*
+ * The counters themselves: one fd made readable that no round asked for
+ * must be counted as exactly one dup for every API, whether the API
+ * reports it during the round or in the final check. A harness whose
+ * counters saw nothing would pass every run above.
+ */
+TEST_TIMEOUT(counters_catch_a_planted_event, 60)
+{
+	unsigned int i;
+
+	config_quick(&cfg);
+	cfg.quiet = true;
+	cfg.registration = cfg.herd = cfg.timer = false;
+	cfg.src_mask = 1u << SRC_EVENTFD;
+	cfg.n[0] = 10;
+	cfg.nn = 1;
+	cfg.a[0] = 1;
+	cfg.na = 1;
+	cfg.min_rounds = cfg.max_rounds = 1;
+	cfg.inject = true;
+	run_all();
+	for (i = 0; i < NAPI; i++) {
+		const struct check *c = &checks[PART_READY][i];
+
+		kt_log("%s: %llu events, %llu lost, %llu dup, %llu empty", api_name[i],
+		       c->events, c->lost, c->dup, c->empty);
+		KT_EXPECT_EQ(c->events, 1);
+		KT_EXPECT_EQ(c->dup, 1);
+		KT_EXPECT_EQ(c->lost, 0);
+		KT_EXPECT_EQ(c->empty, 0);
+	}
+}
