@@ -33,6 +33,7 @@ help: ## this list
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
 	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir"
+	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... (make bench)"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
 deps: ## install the Debian packages the lab needs (idempotent)
@@ -70,6 +71,13 @@ gdb-walk: kernel rootfs ## run a GDB walkthrough in batch mode: WALK=storage-rea
 test: ## build everything, run host checks and all guest suites, summarise
 	@$(S)/test.sh
 
+# The benchmark of issue 14 (scripts/bench.sh, docs/performance.md): one boot,
+# every API interleaved per repetition, exactly-once checks, results in
+# build/bench/. Its variables (QUICK, BENCH_*) are read by the script.
+.PHONY: bench
+bench: ## benchmark poll/epoll/io_uring/kevent in one boot (build/bench/, docs/performance.md); QUICK=1: smoke test
+	@$(S)/bench.sh
+
 test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), one summary
 	@$(S)/test-all.sh
 
@@ -80,10 +88,10 @@ check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the f
 	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
 
 clean: ## remove build outputs of the lab (keeps the extracted tree and the compiler cache)
-	rm -rf build/obj-* build/rootfs build/results build/gdb tests/bin gdb/bin
+	rm -rf build/obj-* build/rootfs build/results build/gdb build/bench tests/bin gdb/bin bench/bin
 
 distclean: ## remove the whole build directory (the compiler cache is kept: see README)
-	rm -rf build tests/bin gdb/bin
+	rm -rf build tests/bin gdb/bin bench/bin
 
 # docs/gdb.md's transcripts are cut from a real run (scripts/gdb-docs.sh);
 # make test fails when they no longer match one.

@@ -11,10 +11,13 @@ packages=(
 	python3 sparse kmod
 	mandoc graphviz
 	debootstrap e2fsprogs
+	gnuplot-nox
 )
 # mandoc: make man and the man page checks (mandoc -Tlint); graphviz: make
 # docs renders docs/diagrams/*.dot. debootstrap and e2fsprogs: make rootfs
-# ROOTFS=debian (mkfs.ext4 -d packs the image).
+# ROOTFS=debian (mkfs.ext4 -d packs the image). gnuplot-nox: make bench
+# renders its plots (SVG, no X). io_uring needs no package: bench/kbench.c
+# uses its raw system calls and the libc headers' <linux/io_uring.h>.
 # gdb-multiarch is not needed: host and guest are both x86_64.
 
 missing=()

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# make bench: build the lab kernel, the benchmark program bench/kbench.c and
+# the initramfs, boot once, run kbench in the guest (progress on this
+# terminal), then turn its JSON into a table and plots (scripts/bench-report.py,
+# gnuplot). Results in build/bench/: results.json (raw, per repetition),
+# table.txt, summary.json, plot-<source>.svg, console.log.
+#
+# Environment (make variables):
+#   QUICK=1         correctness smoke test (under a minute): small grid, one
+#                   repetition; same exactly-once checks
+#   BENCH_REPS=N    repetitions (default 3; QUICK 1)
+#   BENCH_N=10,100  watched fds per measurement (default 10,100,1000,10000)
+#   BENCH_A=1,10    active fds per round (default 1,10,100)
+#   BENCH_SRC=pipe,eventfd,unix,tcp   sources of the readiness part
+#   BENCH_API=poll,epoll-lt,...       APIs of the readiness part
+#   BENCH_PARTS=readiness,registration,herd,timers
+#   BENCH_ARGS="..."  more kbench options (kbench -h)
+#   BENCH_DOC=1     also rewrite the generated part of docs/performance.md
+#                   (and docs/performance/) from this run
+# Exit status: kbench's (1 if any event was lost, duplicated or empty), or
+# the launcher's (124 timeout, 125 no status from the guest).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+scripts=$KLAB_ROOT/scripts
+out=$KLAB_BUILD/bench
+mkdir -p "$out"
+
+stage deps "checking packages"
+"$scripts/deps.sh"
+"$scripts/kernel.sh" build
+stage bench "building bench/kbench (static)"
+run_logged "$KLAB_LOGS/bench-build.log" make -C "$KLAB_ROOT/bench"
+stage rootfs "initramfs with the test programs and kbench"
+"$scripts/rootfs.sh"
+
+accel=tcg
+kvm_usable && accel=kvm
+
+args=(-A "$accel" -o "$out/results.json")
+[ "${QUICK:-0}" = 1 ] && args+=(-q)
+[ -n "${BENCH_REPS:-}" ] && args+=(-r "$BENCH_REPS")
+[ -n "${BENCH_N:-}" ] && args+=(-n "$BENCH_N")
+[ -n "${BENCH_A:-}" ] && args+=(-a "$BENCH_A")
+[ -n "${BENCH_SRC:-}" ] && args+=(-s "$BENCH_SRC")
+[ -n "${BENCH_API:-}" ] && args+=(-i "$BENCH_API")
+[ -n "${BENCH_PARTS:-}" ] && args+=(-p "$BENCH_PARTS")
+if [ -n "${BENCH_ARGS:-}" ]; then
+	read -r -a extra <<<"$BENCH_ARGS"
+	args+=("${extra[@]}")
+fi
+
+rm -f "$out/results.json" "$out/table.txt" "$out/summary.json" "$out"/plot-*.svg
+limit=${KLAB_GUEST_TIMEOUT:-1500}
+stage bench "kbench under ${accel^^} in one boot (console: $out/console.log)"
+start=$(date +%s)
+set +e
+# kbench prints its progress on stderr: the console, on this terminal.
+"$scripts/run-vm.sh" --timeout "$limit" --share "$out" --log "$out/console.log" \
+	--exec "kbench $(quote "${args[@]}")" 2>&1 |
+	grep --line-buffered -E '^kbench|^part|^(readiness|registration|herd|timers) '
+rc=${PIPESTATUS[0]}
+set -e
+stage bench "guest finished in $(($(date +%s) - start))s (exit $rc)"
+
+if [ ! -s "$out/results.json" ]; then
+	die "no results from the guest (exit $rc; console: $out/console.log)"
+fi
+report=(python3 "$scripts/bench-report.py" "$out/results.json" --out "$out")
+[ "${BENCH_DOC:-0}" = 1 ] && report+=(--doc "$KLAB_ROOT/docs/performance.md")
+"${report[@]}"
+stage bench "table: $out/table.txt, plots: $out/plot-*.svg, raw: $out/results.json"
+case "$rc" in
+0) ;;
+1) echo "bench: FAILED: kbench counted events lost, duplicated or empty (see above)" >&2 ;;
+*) echo "bench: FAILED: the guest exited $rc (console: $out/console.log)" >&2 ;;
+esac
+exit "$rc"
