@@ -665,8 +665,9 @@ void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk)
  * that has a check (POLL) is requeued "to be checked", without waking
  * anybody: the thread that just got it is expected to act on it, and the
  * next dequeue polls it and drops it if it is no longer ready, so it is
- * never reported stale. A delivered ONESHOT kevent stays INFLIGHT; the
- * caller removes it.
+ * never reported stale. The type's ->delivered runs first, before the
+ * kevent can be taken again. A delivered ONESHOT kevent stays INFLIGHT;
+ * the caller removes it.
  *
  * Return: true if the caller must remove @k (ONESHOT).
  */
@@ -681,6 +682,14 @@ bool kevent_finish_copied(struct kevent *k, u32 fired, u32 req_flags)
 	spin_lock_irqsave(&st->lock, flags);
 	k->fired -= min(k->fired, fired);
 	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
+	/*
+	 * The type accounts the delivery while the kevent is still in
+	 * flight: requeued, another thread could take it at once, and its
+	 * snapshot must see this delivery accounted (TIMER would otherwise
+	 * count the same expiries twice, or none).
+	 */
+	if (!oneshot && k->cb->delivered)
+		k->cb->delivered(k);
 	spin_lock(&q->ready_lock);
 	if (!oneshot) {
 		if (level)

@@ -24,9 +24,10 @@
  *   release   the sink publishes what it copied and drops its locks
  *   finish    only then are the delivered kevents finished, all together:
  *             a kevent requeued by its finish (level triggered, or fired
- *             meanwhile) is never seen twice by one call; ONESHOT kevents
- *             are removed here, the type is told (TIMER re-arms), and the
- *             references taken by the dequeue are dropped.
+ *             meanwhile) is never seen twice by one call; the type is
+ *             told (TIMER re-arms) before the kevent can be taken again,
+ *             ONESHOT kevents are removed here, and the references taken
+ *             by the dequeue are dropped.
  *
  * If everything that was ready vanished (another thread took it, or a
  * poll found it stale), a blocking call waits again.
@@ -295,8 +296,6 @@ static void kevent_finish_batch(struct kevent_queue *q,
 				locked = true;
 			}
 			kevent_remove(q, k);
-		} else if (k->cb->delivered) {
-			k->cb->delivered(k);
 		}
 		kevent_put(k);
 	}

@@ -108,7 +108,9 @@ struct kevent_storage {
  *	      copy going to user space) when the type computes it at
  *	      delivery rather than at firing. Storage lock held. Optional.
  * @delivered: @k's event reached user space (after a @snapshot): account
- *	       for it and re-arm the source. Process context. Optional.
+ *	       for it and re-arm the source. Storage lock held, @k still
+ *	       in flight (nobody can take it again before this returns).
+ *	       Optional.
  * @show_fdinfo: append type state to the kevent's fdinfo line. Optional.
  */
 struct kevent_callbacks {

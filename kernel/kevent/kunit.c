@@ -166,6 +166,8 @@ struct kevent_test_ctx {
 	struct kevent_storage st;
 	int cb_ret;
 	u32 check;
+	unsigned int delivered_calls;
+	bool delivered_inflight;
 };
 
 static struct kevent_test_ctx *kevent_test_cur;
@@ -199,6 +201,20 @@ static const struct kevent_callbacks kevent_test_callbacks = {
 	.check		= kevent_test_check,
 };
 
+/* A type that accounts its deliveries (as TIMER does): when does it run? */
+static void kevent_test_delivered(struct kevent *k)
+{
+	kevent_test_cur->delivered_calls++;
+	kevent_test_cur->delivered_inflight = k->flags & KEVENT_F_INFLIGHT;
+}
+
+static const struct kevent_callbacks kevent_test_accounting_callbacks = {
+	.enqueue	= kevent_test_enqueue,
+	.dequeue	= kevent_test_dequeue,
+	.callback	= kevent_test_callback,
+	.delivered	= kevent_test_delivered,
+};
+
 static int kevent_ready_init(struct kunit *test)
 {
 	struct kevent_test_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx),
@@ -224,7 +240,8 @@ static void kevent_ready_exit(struct kunit *test)
 	kevent_test_cur = NULL;
 }
 
-static struct kevent *add(struct kunit *test, u64 id, u32 req_flags)
+static struct kevent *add_type(struct kunit *test, u64 id, u32 req_flags,
+			       const struct kevent_callbacks *cb)
 {
 	struct kevent_test_ctx *ctx = test->priv;
 	struct ukevent uk = {
@@ -232,7 +249,7 @@ static struct kevent *add(struct kunit *test, u64 id, u32 req_flags)
 		.type = KEVENT_USER,
 		.req_flags = req_flags,
 	};
-	struct kevent *k = kevent_alloc(ctx->q, &uk, &kevent_test_callbacks);
+	struct kevent *k = kevent_alloc(ctx->q, &uk, cb);
 	int ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, k);
@@ -247,6 +264,11 @@ static struct kevent *add(struct kunit *test, u64 id, u32 req_flags)
 		kevent_put(k);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	return k;
+}
+
+static struct kevent *add(struct kunit *test, u64 id, u32 req_flags)
+{
+	return add_type(test, id, req_flags, &kevent_test_callbacks);
 }
 
 static void fire(struct kunit *test, u32 event)
@@ -500,6 +522,23 @@ static void kevent_ready_inflight(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, uk.ret_data[1], 1);
 }
 
+/*
+ * The type accounts a delivery (TIMER: advances its last expiry, forgets
+ * the READYs it reported) while the kevent is still in flight: once it is
+ * back on the ready list another thread may take it, and a snapshot taken
+ * before the accounting would count the same expiries again, or none.
+ */
+static void kevent_ready_delivered_in_flight(struct kunit *test)
+{
+	struct kevent_test_ctx *ctx = test->priv;
+
+	add_type(test, 1, 0, &kevent_test_accounting_callbacks);
+	fire(test, 1);
+	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 1);
+	KUNIT_EXPECT_EQ(test, ctx->delivered_calls, 1);
+	KUNIT_EXPECT_TRUE(test, ctx->delivered_inflight);
+}
+
 /* A removed kevent leaves the ready list and is never delivered. */
 static void kevent_ready_remove(struct kunit *test)
 {
@@ -538,6 +577,7 @@ static struct kunit_case kevent_ready_cases[] = {
 	KUNIT_CASE(kevent_ready_wakeup_one),
 	KUNIT_CASE(kevent_ready_copy_failed),
 	KUNIT_CASE(kevent_ready_inflight),
+	KUNIT_CASE(kevent_ready_delivered_in_flight),
 	KUNIT_CASE(kevent_ready_remove),
 	KUNIT_CASE(kevent_ready_not_ready),
 	{}

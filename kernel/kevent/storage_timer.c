@@ -193,13 +193,12 @@ static void kevent_timer_snapshot(struct kevent *k, struct ukevent *uk)
 	uk->ret_data[1] = min_t(u64, U32_MAX, periods + kt->readies);
 }
 
-/* Process context: the snapshot reached user space; wait for the next. */
+/* Storage lock held: the snapshot reached user space; wait for the next. */
 static void kevent_timer_delivered(struct kevent *k)
 {
 	struct kevent_timer *kt = k->priv;
-	unsigned long flags;
 
-	spin_lock_irqsave(&kt->st.lock, flags);
+	lockdep_assert_held(&kt->st.lock);
 	kt->last = ktime_add_safe(kt->last, kt->snap_periods * kt->period);
 	kt->readies -= min(kt->readies, kt->snap_readies);
 	kt->snap_periods = 0;
@@ -214,7 +213,6 @@ static void kevent_timer_delivered(struct kevent *k)
 	    !(k->event.req_flags & KEVENT_REQ_ONESHOT))
 		kevent_timer_arm(kt);
 	/* LAB(05) end */
-	spin_unlock_irqrestore(&kt->st.lock, flags);
 }
 
 static void kevent_timer_show_fdinfo(struct seq_file *m, struct kevent *k)
