@@ -33,7 +33,7 @@ help: ## this list
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
 	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir"
-	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... (make bench)"
+	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... BENCH_FROM=file (make bench)"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
 deps: ## install the Debian packages the lab needs (idempotent)
