@@ -22,7 +22,9 @@
  * one repetition against epoll LT (registration: epoll_ctl; timers:
  * timerfd+epoll) of the same repetition and configuration; the report gives
  * its median and min-max over the repetitions. Absolute ns are medians, also
- * in units of the same repetition's getpid().
+ * in units of the same repetition's getpid(). The first table checks the
+ * targets of issue 14 against the same data (targets(); how each row is
+ * computed: docs/performance.md, "The targets of issue 14").
  *
  * Exit status: 0; 1 when the exactly-once counters are not all zero (the
  * outputs are still written); 2 on a usage, input or output error.
@@ -828,6 +830,29 @@ static struct jv *rep_ratios(const struct reps *r, const struct reps *base, cons
 	return a;
 }
 
+/*
+ * One field of every repetition, indexed by the repetition's number (null
+ * where the repetition has no record): the Targets table pairs two APIs, or
+ * two N, of the same repetition through it.
+ */
+static struct jv *rep_values(const struct reps *r, const char *field)
+{
+	struct jv *a = jnew(J_ARR);
+	double last = -1;
+	size_t i, k;
+
+	for (i = 0; i < r->n; i++)
+		if (r->rep[i] > last)
+			last = r->rep[i];
+	for (k = 0; (double)k <= last; k++) {
+		const struct jv *rec = reps_get(r, (double)k);
+		const struct jv *f = rec ? jneed(rec, field, J_NUM) : NULL;
+
+		jadd(a, NULL, f ? jnum(f->num, f->isint) : jnew(J_NULL));
+	}
+	return a;
+}
+
 static int index_of(const char *const *list, size_t n, const char *s)
 {
 	size_t i;
@@ -913,6 +938,7 @@ static struct jv *agg_readiness(const struct jv *recs)
 			jadd(row, "getpid_units", jnumv(rep_median(r, "ns_per_event", "getpid_ns")));
 			jadd(row, "ratio", rep_ratios(r, base, "ns_per_event", false));
 			jadd(row, "calls_per_event", jnumv(rep_median(r, "calls_per_event", NULL)));
+			jadd(row, "rep_ns", rep_values(r, "ns_per_event"));
 		}
 	}
 	return rows;
@@ -1167,6 +1193,293 @@ static char *header(const struct jv *agg)
 	return s;
 }
 
+/* ---- the targets of issue 14 -------------------------------------------- */
+
+/*
+ * The grid the readiness targets name: pipes and eventfds, N = 100 to
+ * 10,000 watched, A = 1 to 100 active (and A >= min_a).
+ */
+static bool target_cell(const struct jv *r, double min_a)
+{
+	const char *src = js(r, "source");
+	double n = jd(r, "n"), a = jd(r, "a");
+
+	return (!strcmp(src, "pipe") || !strcmp(src, "eventfd")) && n >= 100 && n <= 10000 &&
+	       a >= 1 && a <= 100 && a >= min_a;
+}
+
+/* A row's per-repetition values of a list field, as nums (nulls kept as NaN). */
+static struct nums rep_list(const struct jv *row, const char *key)
+{
+	const struct jv *l = jget(row, key);
+	struct nums s = { 0, 0, NULL };
+	size_t i;
+
+	if (l && l->t == J_ARR)
+		for (i = 0; i < l->n; i++)
+			push(&s, l->items[i]->t == J_NUM ? l->items[i]->num : NAN, false);
+	return s;
+}
+
+/*
+ * Per-repetition ratios x / y of two readiness rows, repetition by
+ * repetition. From a run's records the rows have "rep_ns" (ns per event
+ * indexed by repetition). A summary written before "rep_ns" existed has only
+ * each row's ratios to epoll LT, one per repetition in repetition order:
+ * when both rows have one for every repetition of the run (no repetition
+ * left out), (x / epoll LT) / (y / epoll LT) of the same position is x / y
+ * of the same repetition. Otherwise the pairing is unknown: *ok is false.
+ */
+static struct nums paired_ratios(const struct jv *x, const struct jv *y, double reps, bool *ok)
+{
+	struct nums a = rep_list(x, "rep_ns"), b = rep_list(y, "rep_ns"), s = { 0, 0, NULL };
+	size_t i;
+
+	*ok = true;
+	if (!jget(x, "rep_ns") || !jget(y, "rep_ns")) {
+		free(a.x);
+		free(b.x);
+		a = rep_list(x, "ratio");
+		b = rep_list(y, "ratio");
+		if ((double)a.n != reps || (double)b.n != reps)
+			*ok = false;
+	}
+	for (i = 0; *ok && i < a.n && i < b.n; i++)
+		if (!isnan(a.x[i].v) && !isnan(b.x[i].v) && b.x[i].v)
+			push(&s, a.x[i].v / b.x[i].v, false);
+	free(a.x);
+	free(b.x);
+	return s;
+}
+
+struct worst {
+	size_t cells;		/* cells of the grid with a value */
+	struct nums meds;	/* the median of every cell */
+	double med, lo, hi;	/* the worst (largest median) cell: median, min, max */
+	bool spread;		/* lo/hi known (more than one repetition) */
+	char *where;		/* and where it is */
+};
+
+/* One cell: its value, the min-max of its repetitions (s, may be empty). */
+static void worst_put(struct worst *w, double v, const struct nums *s, char *where)
+{
+	push(&w->meds, v, false);
+	if (!w->cells++ || v > w->med) {
+		w->med = v;
+		w->spread = s->n > 1;
+		w->lo = s->n ? extreme(s, -1).v : v;
+		w->hi = s->n ? extreme(s, 1).v : v;
+		free(w->where);
+		w->where = where;
+	} else {
+		free(where);
+	}
+}
+
+static char *worst_text(const struct worst *w)
+{
+	char *sp = w->spread ? fmt(" (%.2f-%.2f)", w->lo, w->hi) : xstrdup("");
+	char *s = fmt("worst %.2f%s at %s; median of %zu cells %.2f", w->med, sp, w->where, w->cells,
+		      median(&w->meds).v);
+
+	free(sp);
+	return s;
+}
+
+static const char *met(bool ok)
+{
+	return ok ? "met" : "missed";
+}
+
+/* Readiness: x against base (both readiness APIs), per repetition, over the grid. */
+static void target_vs(struct table *t, const struct jv *agg, const char *name, const char *const *apis,
+		      const char *const *bases, double min_a, double goal)
+{
+	const struct jv *rd = arr(agg, "readiness");
+	double reps = jd(jneed(agg, "meta", J_OBJ), "reps");
+	struct worst w = { 0, { 0, 0, NULL }, 0, 0, 0, false, NULL };
+	bool unpaired = false;
+	size_t i, k;
+	char *row[4];
+
+	for (k = 0; apis[k]; k++)
+		for (i = 0; i < rd->n; i++) {
+			const struct jv *x = rd->items[i], *b;
+			struct nums s;
+			bool ok;
+
+			if (strcmp(js(x, "api"), apis[k]) || !target_cell(x, min_a))
+				continue;
+			b = cell_of(rd, js(x, "source"), jd(x, "n"), jd(x, "a"), bases[k]);
+			if (!b)
+				continue;
+			s = paired_ratios(x, b, reps, &ok);
+			unpaired |= !ok;
+			if (s.n)
+				worst_put(&w, median(&s).v, &s, fmt("%s%s%s N=%.0f A=%.0f", apis[1] ? apis[k] : "",
+						      apis[1] ? " " : "", js(x, "source"), jd(x, "n"), jd(x, "a")));
+			free(s.x);
+		}
+	row[0] = xstrdup(name);
+	row[2] = fmt("<= %.2f", goal);
+	if (!w.cells) {
+		row[1] = xstrdup(unpaired ? "not measured: the summary cannot pair the repetitions (a repetition is missing)"
+				 : "not measured: no such cells in this run");
+		row[3] = xstrdup("not measured");
+	} else {
+		row[1] = worst_text(&w);
+		if (unpaired) {
+			char *s = fmt("%s; some cells unpaired, left out", row[1]);
+
+			free(row[1]);
+			row[1] = s;
+		}
+		row[3] = xstrdup(met(w.med <= goal));
+	}
+	add_row(t, row);
+	free(w.meds.x);
+	free(w.where);
+}
+
+/* Cost per event flat in N: ns at the largest N over ns at N = 100. */
+static void target_flat(struct table *t, const struct jv *agg, double goal)
+{
+	static const char *const apis[] = { "kevent-lt", "kevent-et", "kevent-lc", "ring-lt", "ring-et" };
+	const struct jv *rd = arr(agg, "readiness");
+	struct worst w = { 0, { 0, 0, NULL }, 0, 0, 0, false, NULL };
+	double nmax = 0;
+	bool per_rep = true;
+	size_t i, k;
+	char *row[4];
+
+	for (i = 0; i < rd->n; i++)
+		if (target_cell(rd->items[i], 1) && jd(rd->items[i], "n") > nmax)
+			nmax = jd(rd->items[i], "n");
+	for (k = 0; nmax > 100 && k < sizeof(apis) / sizeof(apis[0]); k++)
+		for (i = 0; i < rd->n; i++) {
+			const struct jv *x = rd->items[i], *lo;
+			struct nums s = { 0, 0, NULL };
+
+			if (strcmp(js(x, "api"), apis[k]) || !target_cell(x, 1) || jd(x, "n") != nmax)
+				continue;
+			lo = cell_of(rd, js(x, "source"), 100, jd(x, "a"), apis[k]);
+			if (!lo)
+				continue;
+			if (jget(x, "rep_ns") && jget(lo, "rep_ns")) {
+				struct nums a = rep_list(x, "rep_ns"), b = rep_list(lo, "rep_ns");
+				size_t r;
+
+				for (r = 0; r < a.n && r < b.n; r++)
+					if (!isnan(a.x[r].v) && !isnan(b.x[r].v) && b.x[r].v)
+						push(&s, a.x[r].v / b.x[r].v, false);
+				free(a.x);
+				free(b.x);
+			}
+			per_rep &= s.n > 0;
+			/*
+			 * The value is the ratio of the two cells' median ns (what
+			 * the absolute table shows), the same from a run's records
+			 * and from its summary; the repetitions' own ratios give
+			 * the spread when the rows have them.
+			 */
+			worst_put(&w, jd(x, "ns") / jd(lo, "ns"), &s, fmt("%s %s A=%.0f", apis[k], js(x, "source"), jd(x, "a")));
+			free(s.x);
+		}
+	row[0] = nmax > 100 ? fmt("cost per event flat in N: ns/event at N=%.0f over N=100, every kevent API", nmax)
+			    : xstrdup("cost per event flat in N: ns/event at the largest N over N=100, every kevent API");
+	row[2] = fmt("<= %.2f", goal);
+	if (!w.cells) {
+		row[1] = xstrdup("not measured: this run has no N = 100 and larger N of pipes or eventfds");
+		row[3] = xstrdup("not measured");
+	} else {
+		char *s = worst_text(&w);
+
+		row[1] = per_rep ? s : fmt("%s; no spread (no per-repetition ns in this summary)", s);
+		if (!per_rep)
+			free(s);
+		row[3] = xstrdup(met(w.med <= goal));
+	}
+	add_row(t, row);
+	free(w.meds.x);
+	free(w.where);
+}
+
+/* A part measured once per repetition: an API's per-repetition ratio list. */
+static void target_ratio(struct table *t, const char *part, const struct jv *agg, const char *api,
+			 const char *name, double goal, const char *goal_text)
+{
+	const struct jv *rows = arr(agg, part), *x = NULL;
+	char *row[4];
+	size_t i;
+
+	for (i = 0; i < rows->n; i++)
+		if (!strcmp(js(rows->items[i], "api"), api))
+			x = rows->items[i];
+	row[0] = xstrdup(name);
+	row[2] = xstrdup(goal_text);
+	if (!x || !nums_of(jget(x, "ratio")).n) {
+		row[1] = fmt("not measured: no %s %s in this run", part, api);
+		row[3] = xstrdup("not measured");
+	} else {
+		struct nums s = nums_of(jget(x, "ratio"));
+
+		row[1] = fmt("%s over %zu repetition(s)", spread(jget(x, "ratio")), s.n);
+		row[3] = xstrdup(met(median(&s).v <= goal));
+		free(s.x);
+	}
+	add_row(t, row);
+}
+
+static void targets(struct tables *ts, const struct jv *agg)
+{
+	static char *head[] = { "target", "measured: ratio, median (min-max over repetitions)", "required",
+				"status" };
+	static const char *const ket[] = { "kevent-et", NULL }, *const eet[] = { "epoll-et", NULL };
+	static const char *const klt[] = { "kevent-lt", NULL }, *const elt[] = { "epoll-lt", NULL };
+	static const char *const ring[] = { "ring-lt", "ring-et", NULL };
+	static const char *const ring_base[] = { "epoll-lt", "epoll-et", NULL };
+	const struct jv *m = jneed(agg, "meta", J_OBJ);
+	const struct jv *herd = arr(agg, "herd"), *h = NULL;
+	struct table *t = new_table(ts, xstrdup("Targets of issue 14 (readiness: pipes and eventfds, N = 100-10000, A = 1-100; the worst cell's median decides)"),
+				    4, head);
+	char *row[4], *s;
+	size_t i;
+
+	target_vs(t, agg, "kevent_get_events ET / epoll ET", ket, eet, 1, 0.9);
+	target_vs(t, agg, "kevent_get_events LT / epoll LT", klt, elt, 1, 1.0);
+	target_vs(t, agg, "ring (kevent_wait+commit) / epoll of the same mode, A >= 10", ring, ring_base, 10, 0.8);
+	s = fmt("registration: one kevent_ctl(ADD) of %s fds / %s epoll_ctl(ADD), ns per fd", tx(m, "reg_fds"),
+		tx(m, "reg_fds"));
+	target_ratio(t, "registration", agg, "kevent_ctl", s, 0.7, "<= 0.70");
+	free(s);
+
+	for (i = 0; i < herd->n; i++)
+		if (!strcmp(js(herd->items[i], "api"), "kevent-wakeone"))
+			h = herd->items[i];
+	row[0] = fmt("herd: wake-ups per event with WAKEUP_ONE (%s threads), every storage and mode",
+		     tx(m, "herd_threads"));
+	row[2] = xstrdup("exactly 1.00");
+	if (!h) {
+		row[1] = xstrdup("not measured: no herd kevent-wakeone in this run");
+		row[3] = xstrdup("not measured");
+	} else {
+		bool one = fabs(jd(h, "wakeups_per_event_min") - 1) < 1e-9 &&
+			   fabs(jd(h, "wakeups_per_event_max") - 1) < 1e-9;
+
+		row[1] = fmt("%.2f (%.2f-%.2f) wake-ups per event: POLL kevents, level, on one eventfd "
+			     "(kbench has no herd of TIMER or USER kevents, nor of ET)",
+			     jd(h, "wakeups_per_event"), jd(h, "wakeups_per_event_min"),
+			     jd(h, "wakeups_per_event_max"));
+		row[3] = xstrdup(one ? "met for POLL level; the rest not measured" : "missed");
+	}
+	add_row(t, row);
+
+	target_flat(t, agg, 1.3);
+	s = fmt("timers: CPU per expiry, %s kevent TIMERs / %s timerfds + epoll", tx(m, "timers"), tx(m, "timers"));
+	target_ratio(t, "timers", agg, "kevent-timer", s, 1.0 / 3, "<= 0.33 (3x cheaper)");
+	free(s);
+}
+
 /* The tables shared by the text and the Markdown output. */
 static struct tables sections(const struct jv *agg)
 {
@@ -1179,6 +1492,7 @@ static struct tables sections(const struct jv *agg)
 	for (i = 0; i < NAPI; i++)
 		if (api_in(rd, api_order[i]))
 			apis[napi++] = api_order[i];
+	targets(&ts, agg);
 	for (s = 0; s < NSRC; s++) {
 		size_t nk = keys_of(rd, src_order[s], keys);
 		char **head = strv(napi + 3);
