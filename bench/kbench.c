@@ -1467,8 +1467,12 @@ static bool part_on(enum part p)
 	       p == PART_HERD ? cfg.herd : cfg.timer;
 }
 
-/* JSON records of the checks and the closing of the document. */
-static unsigned long long finish_json(void)
+/*
+ * Every exactly-once counter of the parts and APIs that ran, in order:
+ * @emit (may be NULL) sees each one; returns the number of bad events.
+ */
+static unsigned long long walk_checks(void (*emit)(unsigned int part, const char *api,
+						   const struct check *c))
 {
 	unsigned long long bad = 0;
 	unsigned int p, i, n;
@@ -1484,10 +1488,24 @@ static unsigned long long finish_json(void)
 			if (p == PART_READY && !(cfg.api_mask & (1u << i)))
 				continue;
 			bad += check_bad(c);
-			json_rec("{\"kind\":\"check\",\"part\":\"%s\",\"api\":\"%s\",\"events\":%llu,\"lost\":%llu,\"dup\":%llu,\"empty\":%llu}",
-				 part_name[p], names[i], c->events, c->lost, c->dup, c->empty);
+			if (emit)
+				emit(p, names[i], c);
 		}
 	}
+	return bad;
+}
+
+static void json_check(unsigned int p, const char *api, const struct check *c)
+{
+	json_rec("{\"kind\":\"check\",\"part\":\"%s\",\"api\":\"%s\",\"events\":%llu,\"lost\":%llu,\"dup\":%llu,\"empty\":%llu}",
+		 part_name[p], api, c->events, c->lost, c->dup, c->empty);
+}
+
+/* JSON records of the checks and the closing of the document. */
+static unsigned long long finish_json(void)
+{
+	unsigned long long bad = walk_checks(json_check);
+
 	if (json) {
 		fprintf(json, "\n],\n\"io_uring\": \"%s\",\n\"exactly_once_failures\": %llu\n}\n",
 			uring_mode, bad);
@@ -1497,29 +1515,17 @@ static unsigned long long finish_json(void)
 	return bad;
 }
 
+static void print_check(unsigned int p, const char *api, const struct check *c)
+{
+	printf("%-13s %-16s %10llu %6llu %6llu %6llu%s\n", part_name[p], api,
+	       c->events, c->lost, c->dup, c->empty, check_bad(c) ? "  FAIL" : "");
+}
+
 /* The exactly-once table on stdout; returns the number of bad events. */
 static unsigned long long print_checks(void)
 {
-	unsigned long long bad = 0;
-	unsigned int p, i, n;
-
 	printf("%-13s %-16s %10s %6s %6s %6s\n", "part", "api", "events", "lost", "dup", "empty");
-	for (p = 0; p < NPART; p++) {
-		const char *const *names = part_apis(p, &n);
-
-		if (!part_on(p))
-			continue;
-		for (i = 0; i < n; i++) {
-			const struct check *c = &checks[p][i];
-
-			if (p == PART_READY && !(cfg.api_mask & (1u << i)))
-				continue;
-			bad += check_bad(c);
-			printf("%-13s %-16s %10llu %6llu %6llu %6llu%s\n", part_name[p], names[i],
-			       c->events, c->lost, c->dup, c->empty, check_bad(c) ? "  FAIL" : "");
-		}
-	}
-	return bad;
+	return walk_checks(print_check);
 }
 
 static unsigned int parse_list(const char *s, unsigned int *out, unsigned int max)
