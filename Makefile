@@ -78,7 +78,7 @@ test: ## build everything, run host checks and all guest suites, summarise
 bench: ## benchmark poll/epoll/io_uring/kevent in one boot (build/bench/, docs/performance.md); QUICK=1: smoke test
 	@$(S)/bench.sh
 
-test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), one summary
+test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), then make lab-validate; one summary
 	@$(S)/test-all.sh
 
 check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks

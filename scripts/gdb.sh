@@ -48,6 +48,9 @@ EOF
 
 need_built() {
 	[ -f "$KLAB_VMLINUX" ] || die "no $KLAB_VMLINUX (run: make kernel)"
+	# kernel/configs/debug.config builds without DWARF.
+	[ "$KLAB_VARIANT" != debug ] ||
+		die "the debug kernel has no debug info for GDB (kernel/configs/debug.config): debug on the lab kernel (drop DEBUG=1)"
 	[ -f "$KLAB_OBJ/vmlinux-gdb.py" ] || die "no $KLAB_OBJ/vmlinux-gdb.py (CONFIG_GDB_SCRIPTS; run: make kernel)"
 	[ -f "$KLAB_INITRD" ] || die "no $KLAB_INITRD (run: make rootfs)"
 	command -v gdb >/dev/null || die "gdb missing (run: scripts/deps.sh)"

@@ -149,12 +149,16 @@ end
 
 # --- scripts/run-vm.sh --dry-run: options -> QEMU arguments -----------------
 begin host_run_vm
+# The options are checked on their own: the caller's DEBUG=, BACKEND= and
+# ROOTFS= (make test DEBUG=1) must not change the expected command lines;
+# the checks that need one set it themselves.
+unset DEBUG BACKEND ROOTFS
 dry() { "$run_vm" --dry-run "$@"; }
 b64() { printf '%s' "$1" | base64 -w0; }
 mkdir -p "$work/share1" "$work/share 2"
 
 expect dry_run_boots_the_lab_kernel 0 '^qemu-system-x86_64 -machine pc ' \
-	" -kernel $(re "$KLAB_BZIMAGE") -initrd $(re "$KLAB_INITRD") " ' -smp 2 -m 1G ' \
+	" -kernel $(re "$KLAB_BUILD/obj-lab/arch/x86/boot/bzImage") -initrd $(re "$KLAB_INITRD") " ' -smp 2 -m 1G ' \
 	" -append 'console=ttyS0 nokaslr panic=-1 loglevel=5 no_timer_check( watchdog_thresh=60)? *'" \
 	' -chardev stdio,mux=on,id=con,signal=off -serial chardev:con -mon chardev=con,mode=readline$' \
 	'!-gdb|klab_exec|^timeout' -- dry

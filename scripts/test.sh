@@ -74,7 +74,11 @@ if [ "${HOST:-1}" != 0 ]; then
 	"$scripts/host-tests.sh" >"$host_ktap" || true
 fi
 : >"$gdb_ktap"
-if [ "${HOST:-1}" != 0 ]; then
+if [ "${HOST:-1}" != 0 ] && [ "$KLAB_VARIANT" = debug ]; then
+	# kernel/configs/debug.config builds without DWARF: GDB is the lab
+	# kernel's (make test runs the walkthroughs there).
+	printf 'KTAP version 1\n1..1\nok 1 host_gdb.walkthroughs # SKIP the debug kernel has no debug info; GDB runs on the lab kernel\n' >"$gdb_ktap"
+elif [ "${HOST:-1}" != 0 ]; then
 	# GDB walkthroughs in gdb -batch against guests under the gdb stub;
 	# their transcripts go to build/results/gdb-<variant>/.
 	stage gdb "GDB walkthroughs (transcripts: $published/gdb-$KLAB_VARIANT/)"
