@@ -496,20 +496,6 @@ void kevent_added(struct kevent *k, u32 mask)
 	spin_unlock_irqrestore(&st->lock, flags);
 }
 
-/**
- * kevent_pop_ready() - take the head of a ready list for delivery
- * @q: the queue
- * @uk: filled with a snapshot of the event
- * @recheck: set if the kevent must be polled before it is delivered
- *
- * The head kevent becomes INFLIGHT. The snapshot and the unlinking happen
- * together under the storage lock so that firings are either in the
- * snapshot or counted for the next delivery. An edge-triggered kevent's
- * ret_data[0] starts accumulating afresh (the snapshot holds what was
- * accumulated).
- *
- * Return: the kevent with a reference, or NULL if the list is empty.
- */
 /* Both locks held: unlink the head @k, make it INFLIGHT, snapshot it. */
 static void kevent_pop_locked(struct kevent_queue *q, struct kevent *k,
 			      struct ukevent *uk, bool *recheck)
@@ -527,6 +513,20 @@ static void kevent_pop_locked(struct kevent_queue *q, struct kevent *k,
 		k->cb->snapshot(k, uk);
 }
 
+/**
+ * kevent_pop_ready() - take the head of a ready list for delivery
+ * @q: the queue
+ * @uk: filled with a snapshot of the event
+ * @recheck: set if the kevent must be polled before it is delivered
+ *
+ * The head kevent becomes INFLIGHT. The snapshot and the unlinking happen
+ * together under the storage lock so that firings are either in the
+ * snapshot or counted for the next delivery. An edge-triggered kevent's
+ * ret_data[0] starts accumulating afresh (the snapshot holds what was
+ * accumulated).
+ *
+ * Return: the kevent with a reference, or NULL if the list is empty.
+ */
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck)
 {
