@@ -111,7 +111,8 @@ struct kevent_storage {
  *	       for it and re-arm the source. Storage lock held, @k still
  *	       in flight (nobody can take it again before this returns).
  *	       Optional.
- * @show_fdinfo: append type state to the kevent's fdinfo line. Optional.
+ * @show_fdinfo: append type state to the kevent's fdinfo line; called under
+ *	the storage lock (must not sleep). Optional.
  */
 struct kevent_callbacks {
 	int (*validate)(const struct ukevent *uk);

@@ -522,14 +522,21 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	for (n = rb_first(&q->tree); n; n = rb_next(n)) {
 		struct kevent *k = rb_entry(n, struct kevent, node);
 
+		/*
+		 * One snapshot per line: under the storage lock no source
+		 * can ready the kevent and no delivery can take or finish
+		 * it, so the state and the type's fields agree (a TIMER
+		 * shown "waiting" is armed). seq_printf() does not sleep.
+		 */
+		spin_lock_irq(&k->st->lock);
 		seq_printf(m,
 			   "kevent:\ttype=%u id=0x%llx event=0x%x req_flags=0x%x user=0x%llx state=%s",
-			   k->event.type, k->event.id.raw_u64,
-			   READ_ONCE(k->event.event),
-			   READ_ONCE(k->event.req_flags), k->event.user_u64,
-			   kevent_state_name(READ_ONCE(k->flags)));
+			   k->event.type, k->event.id.raw_u64, k->event.event,
+			   k->event.req_flags, k->event.user_u64,
+			   kevent_state_name(k->flags));
 		if (k->cb->show_fdinfo)
 			k->cb->show_fdinfo(m, k);
+		spin_unlock_irq(&k->st->lock);
 		seq_putc(m, '\n');
 	}
 	mutex_unlock(&q->mutex);

@@ -215,11 +215,21 @@ static void kevent_timer_delivered(struct kevent *k)
 	/* LAB(05) end */
 }
 
+/*
+ * Storage lock held (queue.c). An hrtimer whose callback is running is no
+ * longer queued, yet its expiry is on its way while the callback waits for
+ * that lock to ready the kevent: armed until the kevent is ready.
+ */
 static void kevent_timer_show_fdinfo(struct seq_file *m, struct kevent *k)
 {
 	struct kevent_timer *kt = k->priv;
+	bool armed;
 
-	seq_printf(m, " armed=%d", hrtimer_is_queued(&kt->timer) ? 1 : 0);
+	lockdep_assert_held(&kt->st.lock);
+	armed = hrtimer_is_queued(&kt->timer) ||
+		(hrtimer_callback_running(&kt->timer) &&
+		 !(k->flags & KEVENT_F_READY));
+	seq_printf(m, " armed=%d", armed);
 }
 
 const struct kevent_callbacks kevent_timer_callbacks = {

@@ -9,6 +9,8 @@
  *   computed from the time elapsed when the event is delivered, and is
  *   exact: the whole periods elapsed since ADD, within the clock readings
  *   taken around the ADD and the delivery.
+ * - The fdinfo line is one snapshot: a registered periodic timer is never
+ *   shown "waiting" and unarmed, even while its hrtimer fires.
  */
 #include <limits.h>
 
@@ -113,6 +115,66 @@ TEST(timer_undelivered_not_rearmed)
 	KT_ASSERT(timer_line(q, state, sizeof(state), &armed));
 	kt_log("after a delivery: state=%s armed=%d", state, armed);
 	KT_EXPECT(armed == 1 || (!strcmp(state, "ready") && armed == 0));
+}
+
+/*
+ * A registered periodic timer is always ready, in flight or armed: a line
+ * "state=waiting armed=0" would be a timer that never fires again. The
+ * line must be one snapshot even while the hrtimer fires: a 1 us timer is
+ * delivered over and over while this thread and a second one read the
+ * fdinfo line after each delivery and all along.
+ */
+struct line_reader {
+	int q;
+	bool stop;
+	int reads, bad;
+};
+
+static bool line_consistent(int q, int *reads)
+{
+	char state[32];
+	int armed;
+
+	if (!timer_line(q, state, sizeof(state), &armed))
+		return false;
+	++*reads;
+	if (strcmp(state, "waiting") || armed == 1)
+		return true;
+	kt_log("state=%s armed=%d", state, armed);
+	return false;
+}
+
+static void *read_lines(void *arg)
+{
+	struct line_reader *r = arg;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+		if (!line_consistent(r->q, &r->reads))
+			r->bad++;
+	return NULL;
+}
+
+#define CONSISTENT_DELIVERIES 400
+
+TEST(timer_line_consistent)
+{
+	struct line_reader r = { .q = kt_queue() };
+	int reads = 0, bad = 0;
+	pthread_t th;
+
+	kt_add_timer(r.q, 0, 1000, 0, 0xb);
+	KT_ASSERT_EQ(pthread_create(&th, NULL, read_lines, &r), 0);
+	for (int i = 0; i < CONSISTENT_DELIVERIES; i++) {
+		(void)wait_one(r.q);
+		if (!line_consistent(r.q, &reads))
+			bad++;
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
+	KT_ASSERT(kt_join(th, NULL, KT_SOON_MS));
+	kt_log("%d deliveries: %d of %d lines read after a delivery and %d of %d read alongside were neither ready, in flight nor armed",
+	       CONSISTENT_DELIVERIES, bad, reads, r.bad, r.reads);
+	KT_EXPECT_EQ(bad, 0);
+	KT_EXPECT_EQ(r.bad, 0);
 }
 
 /* floor(a / b) and ceil(a / b) for a >= 0, b > 0. */
