@@ -338,6 +338,15 @@ suites_from_run() {
 		report 0 "guest suites $suites: all ok in the shared run"
 		return 0
 	fi
+	# What failed inside each bad suite, with its diagnostics: a failure in
+	# CI must be readable from its output alone.
+	for name in $bad; do
+		case $name in kunit) name=kevent_kunit_ ;; "(the"* | "run)") continue ;; esac
+		tr -d '\r' <"$run.console" | awk -v suite="$name" '
+			/^ *# Subtest: / { sub(/^ *# Subtest: /, ""); cur = $0; next }
+			index(cur, suite) == 1 && /^ *(not ok |# )/ { print "        " cur ": " $0 }
+			/^(ok|not ok) [0-9]+ / { cur = "" }' | head -n 20
+	done
 	report 1 "guest suites $suites: not ok:$bad (log: $run.log)" || true
 	return 1
 }
