@@ -11,9 +11,10 @@
 # 1 -> 2 after 8.
 #
 # A hardware watchpoint on q->rs.kover stops exactly there: in
-# kevent_ring_copy(), the ring's copy step of the delivery engine
-# (kevent_deliver() in deliver.c), right after it wrote the entry and
-# published the new ring_kidx/ring_over to user space.
+# kevent_ring_release(), the end of the ring's pass of the delivery engine
+# (kevent_deliver() in deliver.c), right after the entries were written by
+# kevent_ring_copy() and the new ring_kidx/ring_over published to user
+# space in one store.
 
 set pagination off
 set confirm off

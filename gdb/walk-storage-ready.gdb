@@ -19,8 +19,9 @@
 #      kevent_dequeue_ready() takes the kevent off the ready list and
 #      snapshots it (a TIMER counts its expiries here, from the clock)
 #   5. copy to the ring: the ring's copy step kevent_ring_copy() writes the
-#      entry and the ring header to user memory, then moves the kernel's
-#      index q->rs.kidx on (a hardware watchpoint)
+#      entry to user memory; its release, kevent_ring_release(), publishes
+#      the call's entries with one store of the ring header, then moves the
+#      kernel's index q->rs.kidx on (a hardware watchpoint)
 #   6. the thread leaves the system call: the delivery is complete (ONESHOT:
 #      the kevent is removed)
 #
@@ -112,8 +113,10 @@ print uk
 
 # ---- 5. copy to the ring ---------------------------------------------------------
 # The ring's copy step, kevent_ring_copy(), writes the snapshot to
-# ring->event[kidx], publishes ring_kidx/ring_over, then records the new
-# position in q->rs: a hardware watchpoint on q->rs.kidx stops right after.
+# ring->event[kidx]; at the end of the pass kevent_ring_release() publishes
+# ring_kidx/ring_over (one store for all the call's entries), then records
+# the new position in q->rs: a hardware watchpoint on q->rs.kidx stops
+# right after.
 kevent-watch $q->rs.kidx
 echo \n=== 5. copied: the entry and the ring header are in user memory, q->rs moved on\n
 bt 5

@@ -269,7 +269,7 @@ result storage_ready.dequeued_by_kevent_deliver_in_kevent_wait
 
 # (the watchpoint's report precedes the heading of step 5)
 s=$(section "$g" "=== 4. dequeued")
-expect "$s" '^kevent-watch: [$]q->rs.kidx changed 0 -> 1 in kevent_ring_copy$' "kevent-watch"
+expect "$s" '^kevent-watch: [$]q->rs.kidx changed 0 -> 1 in kevent_ring_release$' "kevent-watch"
 s=$(section "$g" "=== 5. copied")
 expect "$s" '^#1 +0x[0-9a-f]+ in kevent_deliver \(' "backtrace"
 expect "$s" "kidx = 1, kover = 0, uidx = 0, uover = 0, used = 1" "print \$q->rs"
@@ -378,7 +378,7 @@ expect "$s" '^  \[0\] free <-uidx,kidx' "kevent-ring"
 result ring_wrap.starts_with_an_empty_ring
 
 s=$(section "$g" "=== first wrap")
-expect "$s" "kevent-watch: [\$]q->rs.kover changed 0 -> 1 in kevent_ring_copy" "kevent-watch"
+expect "$s" "kevent-watch: [\$]q->rs.kover changed 0 -> 1 in kevent_ring_release" "kevent-watch"
 expect "$s" '^#1 +0x[0-9a-f]+ in kevent_deliver \(' "backtrace"
 expect "$s" 'size = 4, kidx = 0, kover = 1' "print \$q->rs"
 expect "$s" "^  user \\(pid ${pid:-X} kevent-demo\\): ring_kidx=0 ring_over=1" "kevent-ring"

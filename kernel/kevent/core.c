@@ -629,7 +629,7 @@ void kevent_drop_inflight(struct kevent *k)
 /**
  * kevent_requeue_failed() - a dequeued kevent could not be copied out
  * @k: a kevent from kevent_pop_ready()
- * @uk: the snapshot that was not copied
+ * @mask: the snapshot's ret_data[0], which did not reach user space
  *
  * Back to the head of the ready list with its firing count intact and
  * KEVENT_RET_COPY_FAILED set, so nothing is lost. The snapshot's mask goes
@@ -637,7 +637,7 @@ void kevent_drop_inflight(struct kevent *k)
  * an edge-triggered one, or as the mask unless the source fired meanwhile
  * with a newer one.
  */
-void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk)
+void kevent_requeue_failed(struct kevent *k, u32 mask)
 {
 	struct kevent_storage *st = k->st;
 	unsigned long flags;
@@ -646,12 +646,39 @@ void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk)
 	k->event.ret_flags |= KEVENT_RET_COPY_FAILED;
 	spin_lock(&k->queue->ready_lock);
 	if (k->event.req_flags & KEVENT_REQ_ET)
-		k->event.ret_data[0] |= uk->ret_data[0];
+		k->event.ret_data[0] |= mask;
 	else if (!(k->flags & KEVENT_F_PENDING))
-		k->event.ret_data[0] = uk->ret_data[0];
+		k->event.ret_data[0] = mask;
 	kevent_end_inflight(k, true, true, true);
 	spin_unlock(&k->queue->ready_lock);
 	spin_unlock_irqrestore(&st->lock, flags);
+}
+
+/*
+ * Both locks held: end the delivery of @k (see kevent_finish_copied()).
+ * Returns true for a ONESHOT kevent, which stays INFLIGHT for removal.
+ */
+static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
+{
+	bool oneshot = req_flags & KEVENT_REQ_ONESHOT;
+	bool level = k->cb->check && !(req_flags & KEVENT_REQ_ET);
+
+	k->fired -= min(k->fired, fired);
+	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
+	if (oneshot)
+		return true;
+	/*
+	 * The type accounts the delivery while the kevent is still in
+	 * flight: requeued, another thread could take it at once, and its
+	 * snapshot must see this delivery accounted (TIMER would otherwise
+	 * count the same expiries twice, or none).
+	 */
+	if (k->cb->delivered)
+		k->cb->delivered(k);
+	if (level)
+		k->flags |= KEVENT_F_RECHECK;
+	kevent_end_inflight(k, level, false, false);
+	return false;
 }
 
 /**
@@ -673,33 +700,67 @@ void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk)
  */
 bool kevent_finish_copied(struct kevent *k, u32 fired, u32 req_flags)
 {
-	bool oneshot = req_flags & KEVENT_REQ_ONESHOT;
-	bool level = k->cb->check && !(req_flags & KEVENT_REQ_ET);
 	struct kevent_storage *st = k->st;
 	struct kevent_queue *q = k->queue;
 	unsigned long flags;
+	bool oneshot;
 
 	spin_lock_irqsave(&st->lock, flags);
-	k->fired -= min(k->fired, fired);
-	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
-	/*
-	 * The type accounts the delivery while the kevent is still in
-	 * flight: requeued, another thread could take it at once, and its
-	 * snapshot must see this delivery accounted (TIMER would otherwise
-	 * count the same expiries twice, or none).
-	 */
-	if (!oneshot && k->cb->delivered)
-		k->cb->delivered(k);
 	spin_lock(&q->ready_lock);
-	if (!oneshot) {
-		if (level)
-			k->flags |= KEVENT_F_RECHECK;
-		kevent_end_inflight(k, level, false, false);
-	}
+	oneshot = kevent_finish_locked(k, fired, req_flags);
 	spin_unlock(&q->ready_lock);
 	spin_unlock_irqrestore(&st->lock, flags);
 	atomic_long_inc(&q->stat.delivered);
 	return oneshot;
+}
+
+/**
+ * kevent_finish_list() - finish a pass's delivered kevents at once
+ * @q: their queue
+ * @batch: kevents from kevent_pop_ready() that reached user space, linked
+ *	   by ready_entry, with snap_fired and snap_req_flags set; emptied
+ * @oneshots: receives the ONESHOT kevents, still INFLIGHT, for removal
+ *	      (the caller also drops their dequeue reference)
+ * @last_refs: receives the kevents whose dequeue reference is the last one
+ *	       (removed meanwhile), for the caller to put where it may sleep
+ *
+ * kevent_finish_copied() for each, in order, in one hold of the ready
+ * lock: the storage lock ranks above it, but a trylock cannot deadlock,
+ * and only a storage whose source fires at that moment costs a drop and
+ * retake in order. The other dequeue references are dropped here.
+ */
+void kevent_finish_list(struct kevent_queue *q, struct list_head *batch,
+			struct list_head *oneshots, struct list_head *last_refs)
+{
+	struct kevent *k, *next;
+	unsigned long flags;
+	long n = 0;
+
+	local_irq_save(flags);
+	spin_lock(&q->ready_lock);
+	list_for_each_entry_safe(k, next, batch, ready_entry) {
+		struct kevent_storage *st = k->st;
+
+		list_del_init(&k->ready_entry);
+		if (!spin_trylock(&st->lock)) {
+			spin_unlock(&q->ready_lock);
+			spin_lock(&st->lock);
+			spin_lock(&q->ready_lock);
+		}
+		if (kevent_finish_locked(k, k->snap_fired, k->snap_req_flags))
+			list_add_tail(&k->ready_entry, oneshots);
+		/*
+		 * Not the last reference: the tree still holds one. The last
+		 * one (removed meanwhile: DEAD, on no list) is put later.
+		 */
+		else if (!refcount_dec_not_one(&k->refcnt))
+			list_add_tail(&k->ready_entry, last_refs);
+		spin_unlock(&st->lock);
+		n++;
+	}
+	spin_unlock(&q->ready_lock);
+	local_irq_restore(flags);
+	atomic_long_add(n, &q->stat.delivered);
 }
 
 /**

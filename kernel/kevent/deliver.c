@@ -285,22 +285,38 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 static void kevent_finish_batch(struct kevent_queue *q,
 				struct list_head *batch)
 {
+	LIST_HEAD(oneshots);
+	LIST_HEAD(last_refs);
 	struct kevent *k, *next;
-	bool locked = false;
 
-	list_for_each_entry_safe(k, next, batch, ready_entry) {
-		list_del_init(&k->ready_entry);
-		if (kevent_finish_copied(k, k->snap_fired, k->snap_req_flags)) {
-			if (!locked) {
-				mutex_lock(&q->mutex);
-				locked = true;
-			}
+	kevent_finish_list(q, batch, &oneshots, &last_refs);
+	if (!list_empty(&oneshots)) {
+		mutex_lock(&q->mutex);
+		list_for_each_entry(k, &oneshots, ready_entry)
 			kevent_remove(q, k);
-		}
+		mutex_unlock(&q->mutex);
+	}
+	list_splice(&oneshots, &last_refs);
+	list_for_each_entry_safe(k, next, &last_refs, ready_entry) {
+		list_del_init(&k->ready_entry);
 		kevent_put(k);
 	}
-	if (locked)
-		mutex_unlock(&q->mutex);
+}
+
+/*
+ * The sink could not publish the pass: every kevent of @batch goes back
+ * to the head of the ready list, the last first so that the order is
+ * kept, and nothing is lost.
+ */
+static void kevent_requeue_batch(struct list_head *batch)
+{
+	struct kevent *k, *prev;
+
+	list_for_each_entry_safe_reverse(k, prev, batch, ready_entry) {
+		list_del_init(&k->ready_entry);
+		kevent_requeue_failed(k, k->snap_mask);
+		kevent_put(k);
+	}
 }
 
 /**
@@ -311,8 +327,8 @@ static void kevent_finish_batch(struct kevent_queue *q,
  * Never sleeps waiting for events.
  *
  * Context: process.
- * Return: the number of events copied; -EFAULT if the first copy failed,
- * or the sink's reserve error.
+ * Return: the number of events copied; -EFAULT if the first copy failed
+ * or the sink could not publish the pass, or the sink's reserve error.
  */
 int kevent_deliver(struct kevent_sink *s)
 {
@@ -330,17 +346,21 @@ int kevent_deliver(struct kevent_sink *s)
 		if (!k)
 			break;
 		if (s->ops->copy(s, &uk)) {
-			kevent_requeue_failed(k, &uk);
+			kevent_requeue_failed(k, uk.ret_data[0]);
 			kevent_put(k);
 			ret = -EFAULT;
 			break;
 		}
 		k->snap_fired = uk.ret_data[1];
 		k->snap_req_flags = uk.req_flags;
+		k->snap_mask = uk.ret_data[0];
 		list_add_tail(&k->ready_entry, &batch);
 		n++;
 	}
-	s->ops->release(s, n);
+	if (s->ops->release(s, n)) {
+		kevent_requeue_batch(&batch);
+		return -EFAULT;
+	}
 	kevent_finish_batch(q, &batch);
 	return n ? n : ret;
 }

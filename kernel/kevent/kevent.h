@@ -139,6 +139,8 @@ struct kevent_callbacks {
  * @fired: notifications since the last delivery; st->lock
  * @snap_fired: while INFLIGHT and delivered, @fired as copied to the user
  * @snap_req_flags: while INFLIGHT and delivered, req_flags as copied
+ * @snap_mask: while INFLIGHT and delivered, ret_data[0] as copied (put
+ *	       back if the sink cannot publish it)
  * @refcnt: one reference for the queue tree, one per in-flight delivery
  * @queue: the owning queue; immutable
  * @st: the storage the kevent watches; set once by the type's enqueue
@@ -154,6 +156,7 @@ struct kevent {
 	u32 fired;
 	u32 snap_fired;
 	u32 snap_req_flags;
+	u32 snap_mask;
 	refcount_t refcnt;
 	struct kevent_queue *queue;
 	struct kevent_storage *st;
@@ -276,8 +279,10 @@ void kevent_added(struct kevent *k, u32 mask);
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck);
 void kevent_drop_inflight(struct kevent *k);
-void kevent_requeue_failed(struct kevent *k, const struct ukevent *uk);
+void kevent_requeue_failed(struct kevent *k, u32 mask);
 bool kevent_finish_copied(struct kevent *k, u32 fired, u32 req_flags);
+void kevent_finish_list(struct kevent_queue *q, struct list_head *batch,
+			struct list_head *oneshots, struct list_head *last_refs);
 void kevent_queue_wake_one(struct kevent_queue *q);
 void kevent_queue_kick(struct kevent_queue *q);
 
@@ -324,12 +329,14 @@ struct kevent_sink;
  *	     negative errno
  * @copy: copy one event out; 0 or -EFAULT. An event whose copy failed is
  *	  put back at the head of the ready list and ends the pass
- * @release: end of the pass (@n events copied): publish, drop locks
+ * @release: end of the pass (@n events copied): publish, drop locks.
+ *	     0, or -EFAULT if the events could not be published: they
+ *	     are then put back at the head of the ready list, in order
  */
 struct kevent_sink_ops {
 	int (*reserve)(struct kevent_sink *s);
 	int (*copy)(struct kevent_sink *s, const struct ukevent *uk);
-	void (*release)(struct kevent_sink *s, unsigned int n);
+	int (*release)(struct kevent_sink *s, unsigned int n);
 };
 
 /**

@@ -302,8 +302,9 @@ static int kevent_test_copy(struct kevent_sink *s, const struct ukevent *uk)
 	return 0;
 }
 
-static void kevent_test_release(struct kevent_sink *s, unsigned int n)
+static int kevent_test_release(struct kevent_sink *s, unsigned int n)
 {
+	return 0;
 }
 
 static const struct kevent_sink_ops kevent_test_sink_ops = {
@@ -337,7 +338,7 @@ static void finish(struct kunit *test, struct kevent *k,
 	struct kevent_test_ctx *ctx = test->priv;
 
 	if (!copied) {
-		kevent_requeue_failed(k, uk);
+		kevent_requeue_failed(k, uk->ret_data[0]);
 	} else if (kevent_finish_copied(k, uk->ret_data[1], uk->req_flags)) {
 		mutex_lock(&ctx->q->mutex);
 		kevent_remove(ctx->q, k);

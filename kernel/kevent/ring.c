@@ -16,9 +16,12 @@
  * room (and wakes the kevent_wait() callers that can now take an event).
  *
  * kevent_wait() is a sink of the delivery engine (deliver.c): reserve
- * takes ring_mutex and counts free slots, copy writes one entry and then
- * publishes (ring_kidx, ring_over) in one 8-byte store ordered after the
- * entry, release drops the mutex.
+ * takes ring_mutex and counts free slots, copy writes entries at the
+ * sink's own write position, and release publishes them all with one
+ * 8-byte store of (ring_kidx, ring_over) ordered after the entries (one
+ * header store per call, not per event, as io_uring publishes its CQ
+ * tail once per batch), then drops the mutex. If that store faults, the
+ * entries are not published and the engine puts their kevents back.
  *
  * The ring is memory of the process that created the queue: kevent_wait()
  * and kevent_commit() are refused (EPERM) in any other address space (a
@@ -131,10 +134,13 @@ long kevent_ring_commit(struct kevent_ring_state *rs, u32 new_idx, u32 over)
  * struct kevent_ring_sink - kevent_wait()'s destination
  * @sink: the delivery engine's view
  * @num: most events the caller asked for
+ * @next: the ring state after the entries written by this pass, published
+ *	  into queue->rs and the user header by the release
  */
 struct kevent_ring_sink {
 	struct kevent_sink sink;
 	unsigned int num;
+	struct kevent_ring_state next;
 };
 
 static int kevent_ring_reserve(struct kevent_sink *s)
@@ -145,45 +151,56 @@ static int kevent_ring_reserve(struct kevent_sink *s)
 
 	if (mutex_lock_interruptible(&q->ring_mutex))
 		return -EINTR;
+	r->next = q->rs;
 	return min(r->num, kevent_ring_space(&q->rs));
 }
 
-/*
- * Write one entry at kidx, then publish the new (kidx, over) pair. The
- * barrier orders the entry before the index, so a reader that sees the
- * index (and issues its own read barrier) sees the entry.
- */
+/* Write one entry at the pass's write position; the release publishes it. */
 static int kevent_ring_copy(struct kevent_sink *s, const struct ukevent *uk)
 {
+	struct kevent_ring_sink *r = container_of(s, struct kevent_ring_sink,
+						  sink);
+	struct kevent_ring __user *ring = s->q->ring;
+
+	lockdep_assert_held(&s->q->ring_mutex);
+	if (copy_to_user(&ring->event[r->next.kidx], uk, sizeof(*uk)))
+		return -EFAULT;
+	kevent_ring_advance(&r->next);
+	return 0;
+}
+
+/*
+ * Publish the @n entries of the pass: one store of the header, ordered
+ * after the entries, then the kernel's own state. A fault leaves both as
+ * they were, and the engine requeues the kevents whose entries were
+ * written but never published.
+ */
+static int kevent_ring_release(struct kevent_sink *s, unsigned int n)
+{
+	struct kevent_ring_sink *r = container_of(s, struct kevent_ring_sink,
+						  sink);
 	struct kevent_queue *q = s->q;
-	struct kevent_ring __user *ring = q->ring;
-	struct kevent_ring_state next = q->rs;
 	union {
 		struct {
 			u32 kidx;
 			u32 over;
 		};
 		u64 word;
-	} hdr;
+	} hdr = { .kidx = r->next.kidx, .over = r->next.kover };
+	int ret = 0;
 
-	lockdep_assert_held(&q->ring_mutex);
-	kevent_ring_advance(&next);
-	hdr.kidx = next.kidx;
-	hdr.over = next.kover;
-	if (copy_to_user(&ring->event[q->rs.kidx], uk, sizeof(*uk)))
-		return -EFAULT;
-	/* entry before index: pairs with the reader's barrier after the load */
-	smp_wmb();
-	if (put_user(hdr.word, (u64 __user *)&ring->ring_kidx))
-		return -EFAULT;
-	q->rs = next;
-	WRITE_ONCE(q->ring_free, kevent_ring_space(&next));
-	return 0;
-}
-
-static void kevent_ring_release(struct kevent_sink *s, unsigned int n)
-{
-	mutex_unlock(&s->q->ring_mutex);
+	if (n) {
+		/* entries before index: pairs with the reader's barrier */
+		smp_wmb();
+		if (put_user(hdr.word, (u64 __user *)&q->ring->ring_kidx)) {
+			ret = -EFAULT;
+		} else {
+			q->rs = r->next;
+			WRITE_ONCE(q->ring_free, kevent_ring_space(&r->next));
+		}
+	}
+	mutex_unlock(&q->ring_mutex);
+	return ret;
 }
 
 static const struct kevent_sink_ops kevent_ring_sink_ops = {
@@ -213,7 +230,6 @@ static long kevent_do_wait(struct kevent_queue *q, unsigned int num,
 		.num = num,
 	};
 	struct kevent_timeout t;
-	bool stale;
 	int ret;
 
 	ret = kevent_ring_access(q);
@@ -228,11 +244,13 @@ static long kevent_do_wait(struct kevent_queue *q, unsigned int num,
 		return ret;
 
 	r.sink.kick = atomic_read(&q->kick);
-	/* The caller's view is stale: events were written since it looked. */
-	mutex_lock(&q->ring_mutex);
-	stale = old_uidx != q->rs.kidx;
-	mutex_unlock(&q->ring_mutex);
-	if (stale)
+	/*
+	 * The caller's view is stale: events were written since it looked.
+	 * No lock: a pass publishing right after this read is the same race
+	 * as one publishing right after a locked read, and kidx is one
+	 * aligned word written under ring_mutex.
+	 */
+	if (old_uidx != data_race(READ_ONCE(q->rs.kidx)))
 		return 0;
 	return kevent_wait_deliver(&r.sink, &t);
 }

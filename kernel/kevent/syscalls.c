@@ -217,8 +217,9 @@ static int kevent_buf_copy(struct kevent_sink *s, const struct ukevent *uk)
 	return 0;
 }
 
-static void kevent_buf_release(struct kevent_sink *s, unsigned int n)
+static int kevent_buf_release(struct kevent_sink *s, unsigned int n)
 {
+	return 0;
 }
 
 static const struct kevent_sink_ops kevent_buf_sink_ops = {

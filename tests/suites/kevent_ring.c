@@ -537,6 +537,43 @@ TEST(readonly_ring_efault)
 }
 
 /*
+ * Entries writable, header not: the entries of a call are written but
+ * cannot be published, so the call fails with EFAULT, the header and the
+ * kernel's kidx stay where they were, and every event is delivered later,
+ * in its order, into the same slots. The ring spans two pages and the
+ * first 120 entries are consumed first, so the next ones land on the
+ * second page while the first (with the header) is made read-only.
+ */
+TEST(unpublishable_entries_requeued_in_order)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned int size = 2 * (unsigned int)page / sizeof(struct ukevent);
+	unsigned int first = (unsigned int)page / sizeof(struct ukevent) + 20;
+	struct ringq q;
+
+	ringq_open(&q, size);
+	add_users(q.fd, 0, first + 3, 0);
+	ready_users(q.fd, 0, first);
+	KT_ASSERT_EQ(ring_wait(&q, first, 5000), (int)first);
+	q.read = first;
+	KT_ASSERT_EQ(ring_commit_all(&q), (int)first);
+	KT_ASSERT((char *)&q.ring->event[first] >= (char *)q.ring + page);
+	ready_users(q.fd, first, 3);
+	KT_ASSERT_OK(mprotect(q.ring, (size_t)page, PROT_READ));
+	KT_EXPECT_ERRNO(ring_wait(&q, 8, 1000), EFAULT);
+	KT_EXPECT_EQ(kevent_ring_kidx(q.ring), first);
+	KT_EXPECT_EQ(kevent_fdinfo(q.fd, "ring_kidx"), first);
+	KT_EXPECT_EQ(kevent_fdinfo(q.fd, KFD_READY), 3);
+	KT_ASSERT_OK(mprotect(q.ring, (size_t)page, PROT_READ | PROT_WRITE));
+	KT_ASSERT_EQ(ring_wait(&q, 8, 5000), 3);
+	KT_EXPECT_EQ(kevent_ring_kidx(q.ring), first + 3);
+	for (unsigned int i = 0; i < 3; i++) {
+		KT_EXPECT_EQ(q.ring->event[first + i].id.raw_u64, first + i);
+		KT_EXPECT(q.ring->event[first + i].ret_flags & KEVENT_RET_COPY_FAILED);
+	}
+}
+
+/*
  * The ring can be shared memory read by another process; only the creator's
  * address space fills it (a child's kevent_wait() is EPERM, docs/abi.md).
  */
