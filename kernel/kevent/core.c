@@ -246,6 +246,13 @@ static void kevent_unlink_ready(struct kevent_queue *q, struct kevent *k)
 	}
 }
 
+/* A firing put a kevent on the ready list; ready lock held. */
+static void kevent_count_marked(struct kevent_queue *q)
+{
+	lockdep_assert_held(&q->ready_lock);
+	WRITE_ONCE(q->stat.marked_ready, q->stat.marked_ready + 1);
+}
+
 /* Put @k on the ready list (at the head to undo a failed copy). */
 static void kevent_link_ready(struct kevent_queue *q, struct kevent *k,
 			      bool head)
@@ -264,8 +271,9 @@ static void kevent_link_ready(struct kevent_queue *q, struct kevent *k,
  * Wake the queue's waiters: at most one thread, or all of them, among
  * those that can take what is ready (the wake function in deliver.c
  * refuses the others, so a wake-one passes on to a thread that can).
- * Returns the number of threads woken. wq_has_sleeper() pairs with the
- * barrier of set_current_state() in prepare_to_wait_exclusive().
+ * Returns the number of threads woken. The barrier pairs with the one of
+ * set_current_state() in prepare_to_wait_exclusive() (and poll_wait()'s
+ * in a poller of the queue fd), as wq_has_sleeper() does for one head.
  *
  * Pollers of the queue fd (select/poll/epoll) are on poll_wq and are
  * woken from an irq_work, with none of our locks held: an epoll watching
@@ -276,9 +284,13 @@ static int kevent_queue_wake(struct kevent_queue *q, bool one)
 {
 	int woken = 0;
 
-	if (wq_has_sleeper(&q->wq))
+	/* wq_has_sleeper() of both heads, with one barrier for the two */
+	smp_mb();
+	/* a waiter's set_current_state() pairs with the smp_mb() above */
+	if (waitqueue_active(&q->wq))
 		woken = __wake_up(&q->wq, TASK_NORMAL, one ? 1 : 0, NULL);
-	if (wq_has_sleeper(&q->poll_wq))
+	/* a poller's poll_wait() pairs with the smp_mb() above */
+	if (waitqueue_active(&q->poll_wq))
 		irq_work_queue(&q->poll_work);
 	return woken;
 }
@@ -337,7 +349,7 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 		k->flags |= KEVENT_F_PENDING;
 	} else if (!(k->flags & KEVENT_F_READY)) {
 		kevent_link_ready(q, k, false);
-		atomic_long_inc(&q->stat.marked_ready);
+		kevent_count_marked(q);
 		woken = kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	spin_unlock(&q->ready_lock);
@@ -488,7 +500,7 @@ void kevent_added(struct kevent *k, u32 mask)
 	if (!(k->flags & KEVENT_F_DEAD) &&
 	    (mask || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, false);
-		atomic_long_inc(&q->stat.marked_ready);
+		kevent_count_marked(q);
 		kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	k->flags &= ~KEVENT_F_PENDING;
@@ -599,7 +611,7 @@ static void kevent_end_inflight(struct kevent *k, bool requeue, bool head,
 	    (requeue || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, head);
 		if (k->flags & KEVENT_F_PENDING)
-			atomic_long_inc(&q->stat.marked_ready);
+			kevent_count_marked(q);
 		if (wake || (k->flags & KEVENT_F_PENDING))
 			kevent_queue_wake(q, kevent_wakes_one(k));
 	}

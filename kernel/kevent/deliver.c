@@ -119,6 +119,31 @@ int kevent_get_timeout(const struct __kernel_timespec __user *uts,
 }
 
 /**
+ * kevent_copy_out() - copy one event to user space
+ * @dst: the user's struct ukevent (a buffer element or a ring slot)
+ * @uk: the event
+ *
+ * One user-access window and five 8-byte stores: for a 40-byte structure
+ * that is cheaper than copy_to_user()'s generic copy loop, and it is the
+ * one copy of every event of both sinks.
+ *
+ * Context: process, may fault.
+ * Return: 0, or -EFAULT.
+ */
+int kevent_copy_out(struct ukevent __user *dst, const struct ukevent *uk)
+{
+	if (!user_access_begin(dst, sizeof(*dst)))
+		return -EFAULT;
+	unsafe_copy_to_user((char __user *)dst, (const char *)uk, sizeof(*uk),
+			    efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+/**
  * struct kevent_waiter - a thread waiting in kevent_wait_deliver()
  * @wait: the entry on queue->wq
  * @sink: what the thread waits for (queue, min_nr, need_space, kick)

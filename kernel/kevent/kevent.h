@@ -186,7 +186,8 @@ struct kevent_user_account;
  * struct kevent_stats - counters shown in fdinfo
  * @added: kevents registered by ADD
  * @removed: kevents unregistered (REMOVE, ONESHOT delivery, close)
- * @marked_ready: times a kevent was put on the ready list
+ * @marked_ready: times a kevent was put on the ready list (written under
+ *		  queue->ready_lock, where it is counted anyway: no atomic)
  * @delivered: events copied to user space
  * @wakeups: times a waiting thread was actually woken
  * @rechecked: dequeues that polled a kevent again (level re-arm,
@@ -196,7 +197,7 @@ struct kevent_user_account;
 struct kevent_stats {
 	atomic_long_t added;
 	atomic_long_t removed;
-	atomic_long_t marked_ready;
+	unsigned long marked_ready;
 	atomic_long_t delivered;
 	atomic_long_t wakeups;
 	atomic_long_t rechecked;
@@ -360,6 +361,7 @@ int kevent_get_timeout(const struct __kernel_timespec __user *uts,
 struct kevent *kevent_dequeue_ready(struct kevent_queue *q,
 				    struct ukevent *uk);
 int kevent_deliver(struct kevent_sink *s);
+int kevent_copy_out(struct ukevent __user *dst, const struct ukevent *uk);
 long kevent_wait_deliver(struct kevent_sink *s, struct kevent_timeout *t);
 
 /* ring.c: ring index arithmetic */

@@ -163,7 +163,7 @@ static int kevent_ring_copy(struct kevent_sink *s, const struct ukevent *uk)
 	struct kevent_ring __user *ring = s->q->ring;
 
 	lockdep_assert_held(&s->q->ring_mutex);
-	if (copy_to_user(&ring->event[r->next.kidx], uk, sizeof(*uk)))
+	if (kevent_copy_out(&ring->event[r->next.kidx], uk))
 		return -EFAULT;
 	kevent_ring_advance(&r->next);
 	return 0;

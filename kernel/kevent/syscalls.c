@@ -211,7 +211,7 @@ static int kevent_buf_copy(struct kevent_sink *s, const struct ukevent *uk)
 	struct kevent_buf_sink *b = container_of(s, struct kevent_buf_sink,
 						 sink);
 
-	if (copy_to_user(b->buf + b->n, uk, sizeof(*uk)))
+	if (kevent_copy_out(b->buf + b->n, uk))
 		return -EFAULT;
 	b->n++;
 	return 0;
