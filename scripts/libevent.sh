@@ -152,13 +152,17 @@ build() {
 		for p in "$ours"/patches/*.patch; do
 			run_logged "$KLAB_LOGS/libevent-patch.log" patch -d "$tree" -p1 -i "$p"
 		done
+		# No OpenSSL: libevent 2.1.12 predates OpenSSL 3, and with Debian 12's
+		# OpenSSL 3 six of its TLS tests fail on every backend (its handling
+		# of an unexpected EOF changed), which says nothing about kevent;
+		# the issue's baseline (337 tests listed) is this build.
 		# Static for the guest: libtool's -all-static is given to make
 		# (configure's own link tests would not understand it). The
 		# include path finds <linux/kevent.h> (configure's test for the
 		# backend) and the lab's system call wrappers.
 		(cd "$tree" && run_logged "$KLAB_LOGS/libevent-autoreconf.log" autoreconf -fi &&
 			run_logged "$KLAB_LOGS/libevent-configure.log" ./configure -q \
-				--disable-shared --enable-static --disable-samples \
+				--disable-shared --enable-static --disable-samples --disable-openssl \
 				--disable-dependency-tracking \
 				CFLAGS="-O2 -g" \
 				CPPFLAGS="-I$KLAB_ROOT/kernel/include/uapi -I$KLAB_ROOT/tests/lib")
