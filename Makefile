@@ -78,12 +78,19 @@ test: ## build everything, run host checks and all guest suites, summarise
 bench: ## benchmark poll/epoll/io_uring/kevent in one boot (build/bench/, docs/performance.md); QUICK=1: smoke test
 	@$(S)/bench.sh
 
+# Issue 16: libevent's bench and bench_cascade on kevent, epoll and poll
+# (scripts/bench-libevent.sh, docs/libevent.md); BENCH_REPS, BENCH_DOC.
+.PHONY: bench-libevent
+bench-libevent: ## libevent's bench/bench_cascade on kevent (get_events, ring), epoll, poll in one boot; ratios to epoll
+	@$(S)/bench-libevent.sh
+
 test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), then make lab-validate; one summary
 	@$(S)/test-all.sh
 
 check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
 	@$(S)/kernel.sh check
 	@shellcheck -x $(S)/*.sh .ci/run lab/*/check.sh
+	@shellcheck -s sh rootfs/bin/klab-libevent tests/suites/*.sh
 	@shellcheck -s sh lab/*/trace.sh
 	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
 

@@ -29,6 +29,9 @@ inputs() {
 	echo "$KLAB_ROOT/rootfs/init init"
 	echo "$KLAB_ROOT/rootfs/etc/passwd etc/passwd"
 	echo "$KLAB_ROOT/rootfs/etc/group etc/group"
+	# libevent's DNS tests read them (docs/libevent.md).
+	echo "$KLAB_ROOT/rootfs/etc/hosts etc/hosts"
+	echo "$KLAB_ROOT/rootfs/etc/resolv.conf etc/resolv.conf"
 	echo "$KLAB_ROOT/tests/bin/klab-run-tests bin/klab-run-tests"
 	local f
 	for f in "$KLAB_ROOT"/rootfs/bin/*; do
@@ -40,11 +43,18 @@ inputs() {
 	for f in "$KLAB_ROOT"/tests/bin/suites/*; do
 		[ -f "$f" ] || continue
 		[ -f "$KLAB_ROOT/tests/suites/$(basename "$f").c" ] ||
+			[ -f "$KLAB_ROOT/tests/suites/$(basename "$f").sh" ] ||
 			[ -d "$KLAB_ROOT/tests/suites/$(basename "$f")" ] || continue
 		echo "$f tests/suites/$(basename "$f")"
 	done
 	for f in "$KLAB_ROOT"/bench/bin/* "$KLAB_ROOT"/gdb/bin/*; do
 		[ -f "$f" ] && echo "$f bin/$(basename "$f")"
+	done
+	# libevent's regress, bench and bench_cascade with our backend, when
+	# scripts/libevent.sh built them (make test and make bench-libevent
+	# do; the libevent_* suites skip without them).
+	for f in "$KLAB_BUILD"/libevent/guest/*; do
+		[ -f "$f" ] && echo "$f usr/libexec/libevent/$(basename "$f")"
 	done
 	return 0
 }
@@ -72,7 +82,7 @@ if [ ! -x "$gen" ] || [ "$KLAB_SRC/usr/gen_init_cpio.c" -nt "$gen" ]; then
 fi
 spec=$KLAB_BUILD/rootfs/initramfs.list
 {
-	for d in bin sbin dev proc sys root etc tests tests/suites usr usr/bin usr/sbin; do
+	for d in bin sbin dev proc sys root etc tests tests/suites usr usr/bin usr/sbin usr/libexec usr/libexec/libevent; do
 		echo "dir /$d 0755 0 0"
 	done
 	echo "dir /tmp 1777 0 0"

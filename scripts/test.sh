@@ -46,6 +46,12 @@ gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
 stage deps "checking packages"
 "$scripts/deps.sh"
 "$scripts/kernel.sh" build
+# libevent's regress for the libevent_* suites (docs/libevent.md): built
+# only when an input changed (about a minute cold, nothing warm), and only
+# when those suites are selected.
+case " ${T:-libevent} " in
+*" libevent"*) "$scripts/libevent.sh" build ;;
+esac
 if [ "$KLAB_ROOTFS" = debian ]; then
 	stage rootfs "Debian image with the test programs"
 else
