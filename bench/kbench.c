@@ -1508,7 +1508,7 @@ static void herd_start(struct herd *h, unsigned int t)
 	}
 }
 
-/* Make event e happen: a write, a READY, or (a timer) nothing to do. */
+/* Make the next event happen: a write, a READY, or (a timer) nothing to do. */
 static void herd_fire(struct herd *h)
 {
 	uint64_t one = 1;
