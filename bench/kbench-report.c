@@ -1009,15 +1009,142 @@ static struct jv *or_null(const struct jv *v)
 	return v ? (struct jv *)v : jnew(J_NULL);
 }
 
+/*
+ * The records of one kind and API (and, when key is not NULL, with key ==
+ * val), by repetition.
+ */
+static struct reps reps_of(const struct jv *recs, const char *kind, const char *api,
+			   const char *key, double val)
+{
+	struct reps r = { 0, 0, NULL, NULL };
+	size_t i;
+
+	for (i = 0; i < recs->n; i++) {
+		const struct jv *x = recs->items[i];
+
+		if (is_kind(x, kind) && !strcmp(js(x, "api"), api) && (!key || jd(x, key) == val))
+			reps_put(&r, jd(x, "rep"), x);
+	}
+	return r;
+}
+
+/*
+ * Repetition by repetition, (x - z) / (y - z) of field (z NULL: 0; y NULL:
+ * only x - z); repetitions missing in one of them are left out.
+ */
+static struct jv *rep_quotients(const struct reps *x, const struct reps *y, const struct reps *z,
+				const char *field)
+{
+	struct nums s = { 0, 0, NULL };
+	struct jv *a;
+	size_t i;
+
+	for (i = 0; i < x->n; i++) {
+		const struct jv *b = y ? reps_get(y, x->rep[i]) : NULL, *o = z ? reps_get(z, x->rep[i]) : NULL;
+		double zero = o ? jd(o, field) : 0, v = jd(x->rec[i], field) - zero;
+
+		if ((y && !b) || (z && !o))
+			continue;
+		if (y) {
+			if (jd(b, field) == zero)
+				continue;
+			v /= jd(b, field) - zero;
+		}
+		push(&s, v, false);
+	}
+	a = jlist(&s);
+	free(s.x);
+	return a;
+}
+
+static void reps_free(struct reps *r)
+{
+	free(r->rep);
+	free(r->rec);
+}
+
+/*
+ * The writer side: besides each API's ns per write (agg_per_api()), the
+ * extra ns of a write over the bare write of the same repetition, and that
+ * extra over epoll's of the same mode (ET against epoll ET, the others
+ * against epoll LT).
+ */
+static void agg_writer(const struct jv *recs, struct jv *rows)
+{
+	struct reps none = reps_of(recs, "writer", "no-watcher", NULL, 0);
+	struct reps lt = reps_of(recs, "writer", "epoll-lt", NULL, 0);
+	struct reps et = reps_of(recs, "writer", "epoll-et", NULL, 0);
+	size_t j;
+
+	for (j = 0; j < rows->n; j++) {
+		const char *api = js(rows->items[j], "api");
+		struct reps x = reps_of(recs, "writer", api, NULL, 0);
+		bool is_et = strlen(api) > 3 && !strcmp(api + strlen(api) - 3, "-et");
+
+		jadd(rows->items[j], "extra_ns", rep_quotients(&x, NULL, &none, "ns_per_write"));
+		if (strcmp(api, "no-watcher"))
+			jadd(rows->items[j], "extra_ratio",
+			     rep_quotients(&x, is_et ? &et : &lt, &none, "ns_per_write"));
+		reps_free(&x);
+	}
+	reps_free(&none);
+	reps_free(&lt);
+	reps_free(&et);
+}
+
+/* Registration from T threads: per API, ns per fd at 1 and T, and T / 1. */
+static struct jv *agg_regscale(const struct jv *recs, double threads)
+{
+	static const char *const apis[] = { "epoll_ctl", "kevent_ctl" };
+	struct jv *rows = jnew(J_ARR);
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		struct reps one = reps_of(recs, "regscale", apis[k], "threads", 1);
+		struct reps many = reps_of(recs, "regscale", apis[k], "threads", threads);
+		struct jv *row;
+
+		if (one.n && many.n) {
+			row = jadd(rows, NULL, jnew(J_OBJ));
+			jadd(row, "api", jstr(apis[k]));
+			jadd(row, "threads", jnum(threads, true));
+			jadd(row, "ns_1", jnumv(rep_median(&one, "add_ns_per_fd", NULL)));
+			jadd(row, "ns_t", jnumv(rep_median(&many, "add_ns_per_fd", NULL)));
+			jadd(row, "scaling", rep_quotients(&many, &one, NULL, "add_ns_per_fd"));
+		}
+		reps_free(&one);
+		reps_free(&many);
+	}
+	return rows;
+}
+
+/* The kernel log scan: the largest count of any repetition, and where. */
+static struct jv *agg_kmsg(const struct jv *recs)
+{
+	const struct jv *worst = NULL;
+	size_t i;
+
+	for (i = 0; i < recs->n; i++)
+		if (is_kind(recs->items[i], "kmsg") &&
+		    (!worst || jd(recs->items[i], "hrtimer_interrupt_took") >
+			       jd(worst, "hrtimer_interrupt_took")))
+			worst = recs->items[i];
+	return or_null(worst);
+}
+
 static struct jv *aggregate(const struct jv *doc)
 {
 	static const char *const reg_fields[] = { "add_ns_per_fd", "del_ns_per_fd", NULL };
 	static const char *const herd_fields[] = { "wakeups_per_event", "returns_per_event",
 		"empty_per_event", "busiest_share", "ns_per_event", NULL };
 	static const char *const timer_fields[] = { "cpu_ns_per_expiry", "expiries", NULL };
+	static const char *const writer_fields[] = { "ns_per_write", NULL };
+	static const char *const idle_fields[] = { "irqs", "idle_irqs", "armed", "expiries", NULL };
 	const struct jv *recs = jneed(doc, "records", J_ARR);
+	const struct jv *m;
 	struct jv *out = jnew(J_OBJ), *reg, *checks;
 	struct reps gp = { 0, 0, NULL, NULL };
+	struct reps base;
 	struct nums gps = { 0, 0, NULL };
 	size_t i, j;
 
@@ -1040,30 +1167,23 @@ static struct jv *aggregate(const struct jv *doc)
 	reg = jadd(out, "registration", agg_per_api(recs, "registration", reg_fields, "epoll_ctl",
 						    "add_ns_per_fd"));
 	/* The removal ratio: every record of the API against epoll_ctl's. */
+	base = reps_of(recs, "registration", "epoll_ctl", NULL, 0);
 	for (j = 0; j < reg->n; j++) {
-		struct reps base = { 0, 0, NULL, NULL };
-		struct nums s = { 0, 0, NULL };
-		const char *api = js(reg->items[j], "api");
+		struct reps x = reps_of(recs, "registration", js(reg->items[j], "api"), NULL, 0);
 
-		for (i = 0; i < recs->n; i++)
-			if (is_kind(recs->items[i], "registration") &&
-			    !strcmp(js(recs->items[i], "api"), "epoll_ctl"))
-				reps_put(&base, jd(recs->items[i], "rep"), recs->items[i]);
-		for (i = 0; i < recs->n; i++) {
-			const struct jv *r = recs->items[i], *b;
-
-			if (!is_kind(r, "registration") || strcmp(js(r, "api"), api))
-				continue;
-			b = reps_get(&base, jd(r, "rep"));
-			if (b && jd(b, "del_ns_per_fd"))
-				push(&s, jd(r, "del_ns_per_fd") / jd(b, "del_ns_per_fd"), false);
-		}
-		jadd(reg->items[j], "del_ratio", jlist(&s));
-		free(s.x);
+		jadd(reg->items[j], "del_ratio", rep_quotients(&x, &base, NULL, "del_ns_per_fd"));
+		reps_free(&x);
 	}
+	reps_free(&base);
+	m = jneed(doc, "meta", J_OBJ);
+	jadd(out, "regscale", agg_regscale(recs, jget(m, "reg_threads") ? jd(m, "reg_threads") : 2));
+	agg_writer(recs, jadd(out, "writer", agg_per_api(recs, "writer", writer_fields, "epoll-lt",
+							 "ns_per_write")));
 	jadd(out, "herd", agg_per_api(recs, "herd", herd_fields, "epoll", NULL));
 	jadd(out, "timers", agg_per_api(recs, "timers", timer_fields, "timerfd+epoll",
 					"cpu_ns_per_expiry"));
+	jadd(out, "timer_idle", agg_per_api(recs, "timer_idle", idle_fields, "timerfd-unread", NULL));
+	jadd(out, "kmsg", agg_kmsg(recs));
 	checks = jadd(out, "checks", jnew(J_ARR));
 	for (i = 0; i < recs->n; i++)
 		if (is_kind(recs->items[i], "check"))
@@ -1291,6 +1411,28 @@ static const char *met(bool ok)
 	return ok ? "met" : "missed";
 }
 
+/* "run" or "summary": what the report reads, for "not measured in this ...". */
+static const char *input_kind = "run";
+
+/* A row of a part by API, or NULL. */
+static const struct jv *row_of(const struct jv *agg, const char *part, const char *api)
+{
+	const struct jv *rows = arr(agg, part);
+	size_t i;
+
+	for (i = 0; i < rows->n; i++)
+		if (!strcmp(js(rows->items[i], "api"), api))
+			return rows->items[i];
+	return NULL;
+}
+
+/* A target row whose data this input does not have. */
+static void not_measured(char **row, const char *what)
+{
+	row[1] = fmt("not measured in this %s%s%s", input_kind, what ? ": " : "", what ? what : "");
+	row[3] = xstrdup("not measured");
+}
+
 /* Readiness: x against base (both readiness APIs), per repetition, over the grid. */
 static void target_vs(struct table *t, const struct jv *agg, const char *name, const char *const *apis,
 		      const char *const *bases, double min_a, double goal)
@@ -1323,9 +1465,7 @@ static void target_vs(struct table *t, const struct jv *agg, const char *name, c
 	row[0] = xstrdup(name);
 	row[2] = fmt("<= %.2f", goal);
 	if (!w.cells) {
-		row[1] = xstrdup(unpaired ? "not measured: the summary cannot pair the repetitions (a repetition is missing)"
-				 : "not measured: no such cells in this run");
-		row[3] = xstrdup("not measured");
+		not_measured(row, unpaired ? "the summary cannot pair the repetitions (a repetition is missing)" : "no such cells");
 	} else {
 		row[1] = worst_text(&w);
 		if (unpaired) {
@@ -1389,8 +1529,7 @@ static void target_flat(struct table *t, const struct jv *agg, double goal)
 			    : xstrdup("cost per event flat in N: ns/event at the largest N over N=100, every kevent API");
 	row[2] = fmt("<= %.2f", goal);
 	if (!w.cells) {
-		row[1] = xstrdup("not measured: this run has no N = 100 and larger N of pipes or eventfds");
-		row[3] = xstrdup("not measured");
+		not_measured(row, "no N = 100 and larger N of pipes or eventfds");
 	} else {
 		char *s = worst_text(&w);
 
@@ -1408,24 +1547,188 @@ static void target_flat(struct table *t, const struct jv *agg, double goal)
 static void target_ratio(struct table *t, const char *part, const struct jv *agg, const char *api,
 			 const char *name, double goal, const char *goal_text)
 {
-	const struct jv *rows = arr(agg, part), *x = NULL;
+	const struct jv *x = row_of(agg, part, api);
 	char *row[4];
-	size_t i;
-
-	for (i = 0; i < rows->n; i++)
-		if (!strcmp(js(rows->items[i], "api"), api))
-			x = rows->items[i];
 	row[0] = xstrdup(name);
 	row[2] = xstrdup(goal_text);
 	if (!x || !nums_of(jget(x, "ratio")).n) {
-		row[1] = fmt("not measured: no %s %s in this run", part, api);
-		row[3] = xstrdup("not measured");
+		not_measured(row, NULL);
 	} else {
 		struct nums s = nums_of(jget(x, "ratio"));
 
 		row[1] = fmt("%s over %zu repetition(s)", spread(jget(x, "ratio")), s.n);
 		row[3] = xstrdup(met(median(&s).v <= goal));
 		free(s.x);
+	}
+	add_row(t, row);
+}
+
+/*
+ * The writer side: the extra ns per write a kevent POLL watcher adds over
+ * the bare write, against epoll's of the same mode, per repetition; the
+ * worse mode's median decides.
+ */
+static void target_writer(struct table *t, const struct jv *agg, double goal)
+{
+	static const char *const apis[] = { "kevent-lt", "kevent-et" };
+	char *row[4], *parts[2] = { NULL, NULL };
+	double worst = -INFINITY;
+	size_t k, have = 0;
+
+	row[0] = xstrdup("writer side: extra ns per eventfd write of a kevent POLL watcher / of an epoll item, same mode");
+	row[2] = fmt("<= %.2f", goal);
+	for (k = 0; k < 2; k++) {
+		const struct jv *x = row_of(agg, "writer", apis[k]);
+		struct nums s = nums_of(x ? jget(x, "extra_ratio") : NULL);
+
+		if (s.n) {
+			char *sp = spread(jget(x, "extra_ratio"));
+
+			parts[k] = fmt("%s %s", k ? "ET" : "LT", sp);
+			free(sp);
+			if (median(&s).v > worst)
+				worst = median(&s).v;
+			have++;
+		}
+		free(s.x);
+	}
+	if (!have) {
+		not_measured(row, NULL);
+	} else {
+		row[1] = fmt("%s%s%s over %s repetition(s)", parts[0] ? parts[0] : "",
+			     parts[0] && parts[1] ? "; " : "", parts[1] ? parts[1] : "",
+			     tx(jneed(agg, "meta", J_OBJ), "reps"));
+		row[3] = xstrdup(met(worst <= goal));
+	}
+	free(parts[0]);
+	free(parts[1]);
+	add_row(t, row);
+}
+
+/* ADDs from T threads on their own queues against 1 thread: kevent_ctl decides. */
+static void target_regscale(struct table *t, const struct jv *agg, double goal)
+{
+	const struct jv *k = row_of(agg, "regscale", "kevent_ctl"), *e = row_of(agg, "regscale", "epoll_ctl");
+	char *row[4];
+
+	row[0] = fmt("registration from %s threads, each on its own queue: ns per fd added / with 1 thread",
+		     k ? tx(k, "threads") : "2");
+	row[2] = fmt("<= %.2f (serialized: the thread count)", goal);
+	if (!k || !nums_of(jget(k, "scaling")).n) {
+		not_measured(row, NULL);
+	} else {
+		struct nums s = nums_of(jget(k, "scaling"));
+		char *ks = spread(jget(k, "scaling")), *es = e ? spread(jget(e, "scaling")) : xstrdup("-");
+
+		row[1] = fmt("kevent_ctl %s; epoll_ctl %s", ks, es);
+		row[3] = xstrdup(met(median(&s).v <= goal));
+		free(ks);
+		free(es);
+		free(s.x);
+	}
+	add_row(t, row);
+}
+
+/* Every WAKEUP_ONE herd must wake exactly one thread per event, every repetition. */
+static void target_herd(struct table *t, const struct jv *agg)
+{
+	static const char *const apis[] = { "kevent-wakeone", "kevent-wakeone-et", "user-wakeone",
+					    "timer-wakeone" };
+	static const char *const what[] = { "POLL level", "POLL ET", "USER", "TIMER" };
+	char *row[4], *text = xstrdup(""), *missing = xstrdup("");
+	bool all_one = true;
+	size_t k, have = 0;
+
+	row[0] = fmt("herd: wake-ups per event with WAKEUP_ONE (%s threads), every storage and mode",
+		     tx(jneed(agg, "meta", J_OBJ), "herd_threads"));
+	row[2] = xstrdup("exactly 1.00");
+	for (k = 0; k < sizeof(apis) / sizeof(apis[0]); k++) {
+		const struct jv *h = row_of(agg, "herd", apis[k]);
+		char *s;
+
+		if (!h) {
+			s = fmt("%s%s%s", missing, *missing ? ", " : "", what[k]);
+			free(missing);
+			missing = s;
+			continue;
+		}
+		have++;
+		all_one &= fabs(jd(h, "wakeups_per_event_min") - 1) < 1e-9 &&
+			   fabs(jd(h, "wakeups_per_event_max") - 1) < 1e-9;
+		s = fmt("%s%s%s %.2f (%.2f-%.2f)", text, *text ? "; " : "", what[k], jd(h, "wakeups_per_event"),
+			jd(h, "wakeups_per_event_min"), jd(h, "wakeups_per_event_max"));
+		free(text);
+		text = s;
+	}
+	if (!have) {
+		not_measured(row, NULL);
+	} else {
+		row[1] = *missing ? fmt("%s; not measured in this %s: %s", text, input_kind, missing)
+				  : xstrdup(text);
+		row[3] = !all_one ? xstrdup("missed") : *missing ? fmt("met where measured; %s not measured", missing)
+								 : xstrdup("met");
+	}
+	free(text);
+	free(missing);
+	add_row(t, row);
+}
+
+/*
+ * Undelivered periodic timers: the kevent timers still armed at the end of
+ * the window must be none, and the window's local timer interrupts above
+ * the idle window's far fewer (a tenth) than re-arming every period needs.
+ */
+static void target_undelivered(struct table *t, const struct jv *agg)
+{
+	const struct jv *m = jneed(agg, "meta", J_OBJ);
+	const struct jv *k = row_of(agg, "timer_idle", "kevent-timer-undelivered");
+	const struct jv *f = row_of(agg, "timer_idle", "timerfd-unread");
+	char *row[4];
+
+	row[0] = fmt("timers: %s undelivered periodic kevent TIMERs of %s us do not re-arm every period (%s ms window)",
+		     k ? tx(m, "timers") : "1000", k ? tx(m, "idle_period_us") : "1000",
+		     k ? tx(m, "idle_ms") : "1000");
+	row[2] = xstrdup("0 armed; extra interrupts < 1/10 of the periods");
+	if (!k) {
+		not_measured(row, NULL);
+	} else {
+		double periods = jd(m, "idle_ms") * 1000 / jd(m, "idle_period_us");
+		double extra = jd(k, "irqs") - jd(k, "idle_irqs");
+
+		row[1] = fmt("%.0f timer interrupts (idle window %.0f; timerfds unread %s) where re-arming needs %.0f; %.0f armed (max %.0f)",
+			     jd(k, "irqs"), jd(k, "idle_irqs"), f ? tx(f, "irqs") : "-", periods,
+			     jd(k, "armed"), jd(k, "armed_max"));
+		row[3] = xstrdup(met(jd(k, "armed_max") == 0 && extra < periods / 10));
+	}
+	add_row(t, row);
+}
+
+/*
+ * The kernel's "hrtimer: interrupt took" warning, printed once per boot. The
+ * marker before it says what ran: after a kevent measurement the row is
+ * missed; after anything else (timerfds, the boot) kevent's timers were
+ * never seen, since the warning cannot come twice in one boot.
+ */
+static void target_kmsg(struct table *t, const struct jv *agg)
+{
+	const struct jv *k = jget(agg, "kmsg");
+	char *row[4];
+
+	row[0] = xstrdup("timers: no \"hrtimer: interrupt took\" in the kernel log of the run");
+	row[2] = xstrdup("none");
+	if (!k || k->t != J_OBJ) {
+		not_measured(row, NULL);
+	} else if (!jd(k, "hrtimer_interrupt_took")) {
+		row[1] = xstrdup("none");
+		row[3] = xstrdup("met");
+	} else {
+		const char *after = js(k, "after"), *last = strrchr(after, '.');
+
+		row[1] = fmt("printed (once per boot), first after the marker \"%s\"", after);
+		if (last && !strncmp(last + 1, "kevent", 6))
+			row[3] = xstrdup("missed");
+		else
+			row[3] = xstrdup("not measured: printed before any kevent timer ran");
 	}
 	add_row(t, row);
 }
@@ -1439,11 +1742,9 @@ static void targets(struct tables *ts, const struct jv *agg)
 	static const char *const ring[] = { "ring-lt", "ring-et", NULL };
 	static const char *const ring_base[] = { "epoll-lt", "epoll-et", NULL };
 	const struct jv *m = jneed(agg, "meta", J_OBJ);
-	const struct jv *herd = arr(agg, "herd"), *h = NULL;
 	struct table *t = new_table(ts, xstrdup("Targets of issue 14 (readiness: pipes and eventfds, N = 100-10000, A = 1-100; the worst cell's median decides)"),
 				    4, head);
-	char *row[4], *s;
-	size_t i;
+	char *s;
 
 	target_vs(t, agg, "kevent_get_events ET / epoll ET", ket, eet, 1, 0.9);
 	target_vs(t, agg, "kevent_get_events LT / epoll LT", klt, elt, 1, 1.0);
@@ -1452,32 +1753,15 @@ static void targets(struct tables *ts, const struct jv *agg)
 		tx(m, "reg_fds"));
 	target_ratio(t, "registration", agg, "kevent_ctl", s, 0.7, "<= 0.70");
 	free(s);
-
-	for (i = 0; i < herd->n; i++)
-		if (!strcmp(js(herd->items[i], "api"), "kevent-wakeone"))
-			h = herd->items[i];
-	row[0] = fmt("herd: wake-ups per event with WAKEUP_ONE (%s threads), every storage and mode",
-		     tx(m, "herd_threads"));
-	row[2] = xstrdup("exactly 1.00");
-	if (!h) {
-		row[1] = xstrdup("not measured: no herd kevent-wakeone in this run");
-		row[3] = xstrdup("not measured");
-	} else {
-		bool one = fabs(jd(h, "wakeups_per_event_min") - 1) < 1e-9 &&
-			   fabs(jd(h, "wakeups_per_event_max") - 1) < 1e-9;
-
-		row[1] = fmt("%.2f (%.2f-%.2f) wake-ups per event: POLL kevents, level, on one eventfd "
-			     "(kbench has no herd of TIMER or USER kevents, nor of ET)",
-			     jd(h, "wakeups_per_event"), jd(h, "wakeups_per_event_min"),
-			     jd(h, "wakeups_per_event_max"));
-		row[3] = xstrdup(one ? "met for POLL level; the rest not measured" : "missed");
-	}
-	add_row(t, row);
-
+	target_regscale(t, agg, 1.5);
+	target_writer(t, agg, 1.0);
+	target_herd(t, agg);
 	target_flat(t, agg, 1.3);
 	s = fmt("timers: CPU per expiry, %s kevent TIMERs / %s timerfds + epoll", tx(m, "timers"), tx(m, "timers"));
 	target_ratio(t, "timers", agg, "kevent-timer", s, 1.0 / 3, "<= 0.33 (3x cheaper)");
 	free(s);
+	target_undelivered(t, agg);
+	target_kmsg(t, agg);
 }
 
 /* The tables shared by the text and the Markdown output. */
@@ -1554,6 +1838,27 @@ static struct tables sections(const struct jv *agg)
 		}
 	}
 	free(keys);
+	if (arr(agg, "writer")->n) {
+		static char *head[] = { "api", "ns per write (getpid)", "extra ns over no watcher",
+					"extra / epoll's, same mode" };
+		const struct jv *w = arr(agg, "writer");
+		struct table *t = new_table(&ts, fmt("Writer side: %s eventfds written once per round, nobody waiting: ns per write, median (min-max)",
+						     tx(m, "writer_fds")), 4, head);
+
+		for (i = 0; i < w->n; i++) {
+			const struct jv *r = w->items[i];
+			struct nums e = nums_of(jget(r, "extra_ns"));
+			char *row[4];
+
+			row[0] = tx(r, "api");
+			row[1] = fmt("%.0f (%.1f)", jd(r, "ns_per_write"), jd(r, "getpid_units"));
+			row[2] = e.n ? fmt("%.0f (%.0f-%.0f)", median(&e).v, extreme(&e, -1).v, extreme(&e, 1).v)
+				     : xstrdup("-");
+			row[3] = spread(jget(r, "extra_ratio"));
+			add_row(t, row);
+			free(e.x);
+		}
+	}
 	if (arr(agg, "registration")->n) {
 		static char *head[] = { "api", "add ns (getpid)", "add ratio", "remove ns", "remove ratio" };
 		const struct jv *reg = arr(agg, "registration");
@@ -1576,6 +1881,23 @@ static struct tables sections(const struct jv *agg)
 				row[4] = spread(jget(r, "del_ratio"));
 				add_row(t, row);
 			}
+	}
+	if (arr(agg, "regscale")->n) {
+		static char *head[] = { "api", "ns per fd, 1 thread", "ns per fd, T threads", "T / 1" };
+		const struct jv *rs = arr(agg, "regscale");
+		struct table *t = new_table(&ts, fmt("Registration from T = %s threads at once, each its own queue and fds: ns per fd added (median)",
+						     tx(rs->items[0], "threads")), 4, head);
+
+		for (i = 0; i < rs->n; i++) {
+			const struct jv *r = rs->items[i];
+			char *row[4];
+
+			row[0] = tx(r, "api");
+			row[1] = fmt("%.0f", jd(r, "ns_1"));
+			row[2] = fmt("%.0f", jd(r, "ns_t"));
+			row[3] = spread(jget(r, "scaling"));
+			add_row(t, row);
+		}
 	}
 	if (arr(agg, "herd")->n) {
 		static char *head[] = { "api", "wake-ups (min-max)", "returns", "empty returns",
@@ -1601,7 +1923,8 @@ static struct tables sections(const struct jv *agg)
 			row[2] = fmt("%.2f", jd(r, "returns_per_event"));
 			row[3] = fmt("%.2f", jd(r, "empty_per_event"));
 			row[4] = fmt("%.2f", jd(r, "busiest_share"));
-			row[5] = fmt("%.0f", jd(r, "ns_per_event"));
+			/* a timer has no write to time from: 0 */
+			row[5] = jd(r, "ns_per_event") ? fmt("%.0f", jd(r, "ns_per_event")) : xstrdup("-");
 			add_row(t, row);
 		}
 		free(sorted);
@@ -1627,6 +1950,25 @@ static struct tables sections(const struct jv *agg)
 				row[3] = fmt("%.0f", jd(r, "expiries"));
 				add_row(t, row);
 			}
+	}
+	if (arr(agg, "timer_idle")->n) {
+		static char *head[] = { "api", "timer interrupts (min-max)", "idle window", "armed at the end",
+					"expiries counted by one drain" };
+		const struct jv *ti = arr(agg, "timer_idle");
+		struct table *t = new_table(&ts, fmt("Undelivered timers: %s periodic timers of %s us nobody reads for %s ms (median)",
+						     tx(m, "timers"), tx(m, "idle_period_us"), tx(m, "idle_ms")), 5, head);
+
+		for (i = 0; i < ti->n; i++) {
+			const struct jv *r = ti->items[i];
+			char *row[5];
+
+			row[0] = tx(r, "api");
+			row[1] = fmt("%.0f (%.0f-%.0f)", jd(r, "irqs"), jd(r, "irqs_min"), jd(r, "irqs_max"));
+			row[2] = fmt("%.0f", jd(r, "idle_irqs"));
+			row[3] = jd(r, "armed") < 0 ? xstrdup("-") : fmt("%.0f", jd(r, "armed"));
+			row[4] = fmt("%.0f", jd(r, "expiries"));
+			add_row(t, row);
+		}
 	}
 	{
 		static char *head[] = { "part", "api", "events", "lost", "dup", "empty" };
@@ -1897,6 +2239,7 @@ int main(int argc, char **argv)
 
 	input = parse_file(in);
 	agg = jget(input, "records") ? aggregate(input) : input;
+	input_kind = jget(input, "records") ? "run" : "summary";
 	jneed(agg, "meta", J_OBJ);
 	jneed(agg, "readiness", J_ARR);
 	if (mkdir(outdir, 0777) && errno != EEXIST)

@@ -13,11 +13,17 @@
  *                ring (kevent_wait() + kevent_commit()) LT/ET;
  *  registration  64 fds: one batched kevent_ctl() vs 64 epoll_ctl() vs 64
  *                io_uring POLL_ADD SQEs in one io_uring_enter();
+ *                and the same ADDs from 1 and 2 threads on their own queues;
  *  herd          T threads, each with its own queue on one eventfd:
- *                wake-ups and empty returns per event, kevent WAKEUP_ONE vs
- *                EPOLLEXCLUSIVE (and both without);
+ *                wake-ups and empty returns per event, kevent WAKEUP_ONE
+ *                (level and ET) vs EPOLLEXCLUSIVE (and both without); and
+ *                T threads on one queue with a WAKEUP_ONE USER or TIMER;
+ *  writer        the producer side: ns per eventfd write with no watcher,
+ *                an epoll LT/ET item, a kevent POLL LT/ET, an io_uring poll;
  *  timers        1,000 periodic kevent TIMERs vs 1,000 timerfds in epoll:
- *                consumer CPU time per expiry.
+ *                consumer CPU time per expiry; also 1,000 undelivered periodic timers: timer interrupts
+ *                and armed timers after a window; the kernel log is
+ *                scanned for "hrtimer: interrupt took".
  *
  * Every run also checks exactly-once delivery for every API: an event that
  * never came (lost), came twice (dup), or came with nothing to read (empty)
@@ -96,9 +102,11 @@ struct config {
 	unsigned int round_ms;		/* time budget of one measurement */
 	unsigned int min_rounds, max_rounds;
 	unsigned int reg_iters;
-	unsigned int herd_threads, herd_events;
+	unsigned int herd_threads, herd_events, herd_timer_ms;
 	unsigned int timers, timer_period_ms, timer_ms;
-	bool readiness, registration, herd, timer;
+	unsigned int idle_period_us, idle_ms;	/* undelivered timers window */
+	unsigned int writer_fds, reg_threads;
+	bool readiness, registration, herd, timer, writer;
 	bool quiet;
 	bool inject;		/* self-test: one unasked-for event per API */
 	const char *json, *accel;
@@ -125,10 +133,15 @@ static void config_full(struct config *c)
 	c->reg_iters = 50;
 	c->herd_threads = 4;
 	c->herd_events = 50;
+	c->herd_timer_ms = 20;
 	c->timers = 1000;
 	c->timer_period_ms = 100;
 	c->timer_ms = 1500;
-	c->readiness = c->registration = c->herd = c->timer = true;
+	c->idle_period_us = 1000;
+	c->idle_ms = 1000;
+	c->writer_fds = 100;
+	c->reg_threads = 2;
+	c->readiness = c->registration = c->herd = c->timer = c->writer = true;
 	c->accel = "unknown";
 }
 
@@ -150,6 +163,7 @@ static void config_quick(struct config *c)
 	c->herd_events = 8;
 	c->timers = 1000;
 	c->timer_ms = 400;
+	c->idle_ms = 200;
 }
 
 /* ---- exactly-once counters -------------------------------------------- */
@@ -158,14 +172,32 @@ struct check {
 	unsigned long long events, lost, dup, empty;
 };
 
-enum part { PART_READY, PART_REG, PART_HERD, PART_TIMER, NPART };
-static const char *const part_name[NPART] = { "readiness", "registration", "herd", "timers" };
+enum part { PART_READY, PART_WRITER, PART_REG, PART_HERD, PART_TIMER, NPART };
+static const char *const part_name[NPART] = { "readiness", "writer", "registration", "herd", "timers" };
 /* Indexed by part and API slot (the part's own list of names). */
 static struct check checks[NPART][NAPI];
 
-static const char *const reg_api[] = { "epoll_ctl", "kevent_ctl", "io_uring" };
-static const char *const herd_api[] = { "epoll", "epoll-exclusive", "kevent", "kevent-wakeone" };
-static const char *const timer_api[] = { "timerfd+epoll", "kevent-timer" };
+/* The last two register from cfg.reg_threads threads, each on its own queue. */
+static const char *const reg_api[] = { "epoll_ctl", "kevent_ctl", "io_uring", "epoll_ctl-threads",
+				       "kevent_ctl-threads" };
+/*
+ * The first four watch one eventfd from a queue per thread; the USER and
+ * TIMER kevents live in one queue shared by the threads.
+ */
+enum herd_kind { H_EPOLL, H_EPOLL_EXCL, H_KEV, H_KEV_ONE, H_KEV_ONE_ET, H_USER_ONE, H_TIMER_ONE, NHERD };
+static const char *const herd_api[NHERD] = { "epoll", "epoll-exclusive", "kevent", "kevent-wakeone",
+					     "kevent-wakeone-et", "user-wakeone", "timer-wakeone" };
+/* The last two: 1,000 periodic timers nobody reads during a window. */
+static const char *const timer_api[] = { "timerfd+epoll", "kevent-timer", "timerfd-unread",
+					 "kevent-timer-undelivered" };
+/*
+ * The writer side reuses the readiness machinery (slots of enum api): poll(2)
+ * hooks no wait queue between its calls, so its writes are the bare write.
+ */
+static const char *const writer_api[NAPI] = { "no-watcher", "epoll-lt", "epoll-et", "io_uring",
+					      "kevent-lt", "kevent-et", "kevent-lc", "ring-lt", "ring-et" };
+#define WRITER_APIS ((1u << API_POLL) | (1u << API_EPOLL_LT) | (1u << API_EPOLL_ET) | \
+		     (1u << API_URING) | (1u << API_KEV_LT) | (1u << API_KEV_ET))
 
 static unsigned long long check_bad(const struct check *c)
 {
@@ -233,6 +265,26 @@ static void json_rec(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(json, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * A marker in the kernel log before each part (and sub-part: detail, may be
+ * NULL), so that a kernel message is blamed on what ran when it came. One
+ * write(2) of the whole line: glibc's dprintf() first seeks the fd with
+ * SEEK_CUR, which /dev/kmsg refuses (EINVAL), and then writes nothing.
+ */
+static void kmsg_marker(const char *part, const char *detail)
+{
+	char line[160];
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC), len;
+
+	if (fd < 0)
+		return;
+	len = snprintf(line, sizeof(line), "<5>klab: test kevent_bench.%s%s%s\n", part,
+		       detail ? "." : "", detail ? detail : "");
+	if (len > 0 && write(fd, line, (size_t)len) != len)
+		progress("kernel log marker not written: %s", strerror(errno));
+	close(fd);
 }
 
 static uint64_t prng_state;
@@ -781,19 +833,25 @@ struct rd_result {
 
 /*
  * Measure one API on one fd set: register (untimed), rounds of "make A
- * random fds readable (untimed), harvest them (timed)", a final check that
- * nothing more is reported, teardown (untimed).
+ * random fds readable, harvest them", a final check that nothing more is
+ * reported, teardown (untimed). The readiness part (PART_READY) times the
+ * harvest. The writer part (PART_WRITER) times the writes instead: what the
+ * producer pays for the watcher's wake-up callback; the harvest and one more
+ * non-blocking call, which drops the level re-checks epoll and kevent keep
+ * queued after a delivery, run untimed so that every round's writes find
+ * the watchers waiting, as the first write did.
  */
-static struct rd_result rd_measure(enum api api, struct fdset *s, unsigned int a,
+static struct rd_result rd_measure(enum part part, enum api api, struct fdset *s, unsigned int a,
 				   uint64_t seed, uint32_t *expect, uint32_t *seen,
 				   unsigned int *perm)
 {
 	struct rd r = { .api = api, .s = s, .a = a, .expect = expect, .seen = seen,
-			.chk = &checks[PART_READY][api], .qfd = -1 };
+			.chk = &checks[part][api], .qfd = -1 };
 	struct rd_result res = { 0 };
 	long long budget = (long long)cfg.round_ms * 1000000LL, spent = 0;
 	unsigned long long calls = 0;
 	unsigned int i, round;
+	bool writes = part == PART_WRITER;
 
 	memset(expect, 0, s->n * sizeof(*expect));
 	memset(seen, 0, s->n * sizeof(*seen));
@@ -813,8 +871,12 @@ static struct rd_result rd_measure(enum api api, struct fdset *s, unsigned int a
 			perm[i] = perm[j];
 			perm[j] = t;
 			expect[perm[i]] = r.round;
-			fd_activate(s, perm[i]);
 		}
+		t0 = now_ns();
+		for (i = 0; i < a; i++)
+			fd_activate(s, perm[i]);
+		if (writes)
+			spent += now_ns() - t0;
 		if (cfg.inject && round == 0 && a < s->n) {
 			/*
 			 * Self-test of the counters (-X): one more fd made
@@ -832,7 +894,11 @@ static struct rd_result rd_measure(enum api api, struct fdset *s, unsigned int a
 				break;
 			}
 		}
-		spent += now_ns() - t0;
+		if (!writes)
+			spent += now_ns() - t0;
+		else
+			while (rd_call(&r, 0) > 0)
+				;	/* anything here is a dup of this round */
 		res.rounds++;
 		res.events += a;
 		res.calls_per_event += (double)(r.calls - calls);
@@ -889,7 +955,7 @@ static void bench_readiness(unsigned int rep, double gp)
 
 					if (!(cfg.api_mask & (1u << api)))
 						continue;
-					res = rd_measure(api, &s, a, seed, expect, seen, perm);
+					res = rd_measure(PART_READY, api, &s, a, seed, expect, seen, perm);
 					json_rec("{\"kind\":\"readiness\",\"rep\":%u,\"source\":\"%s\",\"n\":%u,\"a\":%u,\"api\":\"%s\",\"rounds\":%llu,\"events\":%llu,\"ns_per_event\":%.1f,\"calls_per_event\":%.3f,\"getpid_ns\":%.1f}",
 						 rep, src_name[si], n, a, api_name[api], res.rounds,
 						 res.events, res.ns_per_event, res.calls_per_event, gp);
@@ -903,6 +969,54 @@ static void bench_readiness(unsigned int rep, double gp)
 			(void)t0;
 		}
 	}
+	free(expect);
+	free(seen);
+	free(perm);
+}
+
+/* ---- writer side ------------------------------------------------------- */
+
+/*
+ * The producer's cost of a watcher: cfg.writer_fds eventfds, each watched
+ * by one registration of the API (none for "no-watcher", the bare write),
+ * all written once per round while nobody blocks in a wait; ns per write.
+ * rd_measure() drains and checks every round untimed: each written fd must
+ * be reported exactly once, so a callback that drops events cannot win.
+ */
+static void bench_writer(unsigned int rep, double gp)
+{
+	unsigned int n = cfg.writer_fds, k;
+	uint32_t *expect = calloc(n, sizeof(*expect)), *seen = calloc(n, sizeof(*seen));
+	unsigned int *perm = calloc(n, sizeof(*perm));
+	uint64_t seed = 0x5851f42d4c957f2dULL ^ ((uint64_t)rep << 40) ^ n;
+	char line[512];
+	int len = 0;
+	struct fdset s;
+
+	if (!expect || !seen || !perm)
+		die("calloc");
+	fdset_open(&s, SRC_EVENTFD, n);
+	/*
+	 * One untimed pass first: the first writes of a boot pay for TCG's
+	 * translation of the write path, which would land on whichever API
+	 * the rotation puts first (its events are checked all the same).
+	 */
+	rd_measure(PART_WRITER, API_POLL, &s, n, seed, expect, seen, perm);
+	len += snprintf(line, sizeof(line), "rep %u/%u writer eventfd N=%-5u", rep + 1, cfg.reps, n);
+	for (k = 0; k < NAPI; k++) {
+		enum api api = (k + rep) % NAPI;
+		struct rd_result res;
+
+		if (!(WRITER_APIS & (1u << api)))
+			continue;
+		res = rd_measure(PART_WRITER, api, &s, n, seed, expect, seen, perm);
+		json_rec("{\"kind\":\"writer\",\"rep\":%u,\"source\":\"eventfd\",\"fds\":%u,\"api\":\"%s\",\"rounds\":%llu,\"ns_per_write\":%.1f,\"getpid_ns\":%.1f}",
+			 rep, n, writer_api[api], res.rounds, res.ns_per_event, gp);
+		len += snprintf(line + len, sizeof(line) - len, " %s %.0f", writer_api[api],
+				res.ns_per_event);
+	}
+	progress("%s ns/write", line);
+	fdset_close(&s);
 	free(expect);
 	free(seen);
 	free(perm);
@@ -924,83 +1038,176 @@ static void reg_cqe(void *ctx, const struct io_uring_cqe *cqe)
 	}
 }
 
-static void bench_registration(unsigned int rep, double gp)
+/*
+ * One registration round of api (0 epoll_ctl, 1 kevent_ctl, 2 io_uring on
+ * the ring u): add the REG_FDS fds, remove them; *add and *del get the ns.
+ * epoll and kevent use a fresh queue per round (as a new connection's
+ * worker would); counts anything but "every ADD registered, every REMOVE
+ * matched" in c.
+ */
+static void reg_once(unsigned int api, const int *efd, struct ukevent *uk, struct uring *u,
+		     struct check *c, long long *add, long long *del)
 {
-	int efd[REG_FDS];
-	struct ukevent uk[REG_FDS];
-	double add[3] = { 0 }, del[3] = { 0 };
-	struct uring u;
-	unsigned int i, it, k;
+	unsigned int i, cnt[3] = { 0 };
+	long long t0, t1, t2;
+	int q = -1, ret;
+
+	if (api == 0) {
+		q = epoll_create1(EPOLL_CLOEXEC);
+		if (q < 0)
+			die("epoll_create1");
+		t0 = now_ns();
+		for (i = 0; i < REG_FDS; i++) {
+			struct epoll_event e = { .events = EPOLLIN, .data.u64 = i };
+
+			if (epoll_ctl(q, EPOLL_CTL_ADD, efd[i], &e))
+				c->lost++;
+		}
+		t1 = now_ns();
+		for (i = 0; i < REG_FDS; i++)
+			if (epoll_ctl(q, EPOLL_CTL_DEL, efd[i], NULL))
+				c->lost++;
+		t2 = now_ns();
+	} else if (api == 1) {
+		q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
+		if (q < 0)
+			die("kevent_init");
+		for (i = 0; i < REG_FDS; i++) {
+			uk[i] = ukevent_poll(efd[i], POLLIN, 0);
+			uk[i].user_u64 = i;
+		}
+		t0 = now_ns();
+		ret = kevent_ctl(q, KEVENT_CTL_ADD, REG_FDS, uk);
+		t1 = now_ns();
+		if (ret != 0)	/* entries completed or broken at ADD */
+			c->lost += ret < 0 ? REG_FDS : (unsigned int)ret;
+		ret = kevent_ctl(q, KEVENT_CTL_REMOVE, REG_FDS, uk);
+		t2 = now_ns();
+		if (ret != REG_FDS)
+			c->lost += ret < 0 ? REG_FDS : (unsigned int)(REG_FDS - ret);
+	} else {
+		t0 = now_ns();
+		for (i = 0; i < REG_FDS; i++)
+			uring_poll_add(u, efd[i], i);
+		if (uring_enter(u, 0, 0) < 0 && errno != ETIME)
+			die("io_uring_enter");
+		t1 = now_ns();
+		for (i = 0; i < REG_FDS; i++)
+			uring_poll_remove(u, i, (1ull << 32) | i);
+		if (uring_enter(u, 2 * REG_FDS, WAIT_MS) < 0 && errno != ETIME)
+			die("io_uring_enter");
+		uring_reap(u, reg_cqe, cnt);
+		t2 = now_ns();
+		if (cnt[0] != REG_FDS || cnt[1] != REG_FDS)
+			c->lost += 2 * REG_FDS - cnt[0] - cnt[1];
+		c->dup += cnt[2];
+	}
+	if (q >= 0)
+		close(q);
+	c->events += REG_FDS;
+	*add = t1 - t0;
+	*del = t2 - t1;
+}
+
+static void reg_open(int *efd)
+{
+	unsigned int i;
 
 	for (i = 0; i < REG_FDS; i++) {
 		efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (efd[i] < 0)
 			die("eventfd");
 	}
+}
+
+static void reg_close(const int *efd)
+{
+	unsigned int i;
+
+	for (i = 0; i < REG_FDS; i++)
+		close(efd[i]);
+}
+
+/* One thread of the scaling measurement: its own fds, its own queues. */
+struct reg_thread {
+	pthread_t th;
+	pthread_barrier_t *start;
+	unsigned int api;
+	int efd[REG_FDS];
+	struct ukevent uk[REG_FDS];
+	struct check c;		/* summed into checks[] after the join */
+	long long add;
+};
+
+static void *reg_thread_run(void *arg)
+{
+	struct reg_thread *t = arg;
+	long long add, del;
+	unsigned int it;
+
+	pthread_barrier_wait(t->start);
+	for (it = 0; it < cfg.reg_iters; it++) {
+		reg_once(t->api, t->efd, t->uk, NULL, &t->c, &add, &del);
+		t->add += add;
+	}
+	return NULL;
+}
+
+/*
+ * ADDs from T threads at once, each on its own queue (epoll instance) with
+ * its own fds, started together: ns per fd added, averaged over the
+ * threads. Adds that serialize on one lock take T times as long per fd.
+ */
+static double reg_threads(unsigned int api, unsigned int nt)
+{
+	struct reg_thread *t = calloc(nt, sizeof(*t));
+	struct check *c = &checks[PART_REG][3 + api];
+	pthread_barrier_t start;
+	long long add = 0;
+	unsigned int i;
+
+	if (!t || pthread_barrier_init(&start, NULL, nt))
+		die("reg threads");
+	for (i = 0; i < nt; i++) {
+		t[i].start = &start;
+		t[i].api = api;
+		reg_open(t[i].efd);
+	}
+	for (i = 0; i < nt; i++)
+		if (pthread_create(&t[i].th, NULL, reg_thread_run, &t[i]))
+			die("pthread_create");
+	for (i = 0; i < nt; i++) {
+		pthread_join(t[i].th, NULL);
+		reg_close(t[i].efd);
+		add += t[i].add;
+		c->events += t[i].c.events;
+		c->lost += t[i].c.lost;
+		c->dup += t[i].c.dup;
+	}
+	pthread_barrier_destroy(&start);
+	free(t);
+	return (double)add / ((double)nt * cfg.reg_iters * REG_FDS);
+}
+
+static void bench_registration(unsigned int rep, double gp)
+{
+	int efd[REG_FDS];
+	struct ukevent uk[REG_FDS];
+	double add[3] = { 0 }, del[3] = { 0 }, per_fd[2][2];
+	struct uring u;
+	unsigned int it, k, nt;
+
+	reg_open(efd);
 	if (uring_init(&u, 2 * REG_FDS, 4 * REG_FDS))
 		die("io_uring_setup");
 	for (it = 0; it < cfg.reg_iters; it++) {
 		for (k = 0; k < 3; k++) {
-			unsigned int api = (k + it + rep) % 3, cnt[3] = { 0 };
-			struct check *c = &checks[PART_REG][api];
-			long long t0, t1, t2;
-			int q = -1, ret;
+			unsigned int api = (k + it + rep) % 3;
+			long long a, d;
 
-			if (api == 0) {
-				q = epoll_create1(EPOLL_CLOEXEC);
-				if (q < 0)
-					die("epoll_create1");
-				t0 = now_ns();
-				for (i = 0; i < REG_FDS; i++) {
-					struct epoll_event e = { .events = EPOLLIN, .data.u64 = i };
-
-					if (epoll_ctl(q, EPOLL_CTL_ADD, efd[i], &e))
-						c->lost++;
-				}
-				t1 = now_ns();
-				for (i = 0; i < REG_FDS; i++)
-					if (epoll_ctl(q, EPOLL_CTL_DEL, efd[i], NULL))
-						c->lost++;
-				t2 = now_ns();
-			} else if (api == 1) {
-				q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
-				if (q < 0)
-					die("kevent_init");
-				for (i = 0; i < REG_FDS; i++) {
-					uk[i] = ukevent_poll(efd[i], POLLIN, 0);
-					uk[i].user_u64 = i;
-				}
-				t0 = now_ns();
-				ret = kevent_ctl(q, KEVENT_CTL_ADD, REG_FDS, uk);
-				t1 = now_ns();
-				if (ret != 0)	/* entries completed or broken at ADD */
-					c->lost += ret < 0 ? REG_FDS : (unsigned int)ret;
-				ret = kevent_ctl(q, KEVENT_CTL_REMOVE, REG_FDS, uk);
-				t2 = now_ns();
-				if (ret != REG_FDS)
-					c->lost += ret < 0 ? REG_FDS : (unsigned int)(REG_FDS - ret);
-			} else {
-				t0 = now_ns();
-				for (i = 0; i < REG_FDS; i++)
-					uring_poll_add(&u, efd[i], i);
-				if (uring_enter(&u, 0, 0) < 0 && errno != ETIME)
-					die("io_uring_enter");
-				t1 = now_ns();
-				for (i = 0; i < REG_FDS; i++)
-					uring_poll_remove(&u, i, (1ull << 32) | i);
-				if (uring_enter(&u, 2 * REG_FDS, WAIT_MS) < 0 && errno != ETIME)
-					die("io_uring_enter");
-				uring_reap(&u, reg_cqe, cnt);
-				t2 = now_ns();
-				if (cnt[0] != REG_FDS || cnt[1] != REG_FDS)
-					c->lost += 2 * REG_FDS - cnt[0] - cnt[1];
-				c->dup += cnt[2];
-			}
-			if (q >= 0)
-				close(q);
-			c->events += REG_FDS;
-			add[api] += (double)(t1 - t0) / REG_FDS;
-			del[api] += (double)(t2 - t1) / REG_FDS;
+			reg_once(api, efd, uk, &u, &checks[PART_REG][api], &a, &d);
+			add[api] += (double)a / REG_FDS;
+			del[api] += (double)d / REG_FDS;
 		}
 	}
 	for (k = 0; k < 3; k++)
@@ -1011,8 +1218,65 @@ static void bench_registration(unsigned int rep, double gp)
 		 rep + 1, cfg.reps, REG_FDS, add[0] / cfg.reg_iters, add[1] / cfg.reg_iters,
 		 add[2] / cfg.reg_iters);
 	uring_exit(&u);
-	for (i = 0; i < REG_FDS; i++)
-		close(efd[i]);
+	reg_close(efd);
+	/* Scaling: 1 thread, then cfg.reg_threads at once, each API in turn. */
+	for (nt = 0; nt < 2; nt++)
+		for (k = 0; k < 2; k++) {
+			unsigned int api = (k + rep) % 2, threads = nt ? cfg.reg_threads : 1;
+
+			per_fd[api][nt] = reg_threads(api, threads);
+			json_rec("{\"kind\":\"regscale\",\"rep\":%u,\"api\":\"%s\",\"threads\":%u,\"fds\":%u,\"iters\":%u,\"add_ns_per_fd\":%.1f,\"getpid_ns\":%.1f}",
+				 rep, reg_api[api], threads, REG_FDS, cfg.reg_iters, per_fd[api][nt], gp);
+		}
+	progress("rep %u/%u registration from 1 and %u threads, ns/fd add: epoll_ctl %.0f %.0f kevent_ctl %.0f %.0f",
+		 rep + 1, cfg.reps, cfg.reg_threads, per_fd[0][0], per_fd[0][1], per_fd[1][0],
+		 per_fd[1][1]);
+}
+
+/* ---- timer counts ------------------------------------------------------ */
+
+/*
+ * Check the expiries counted for n timers of period base + i ns against the
+ * clock: timer i was armed between t_lo[i] and t_hi[i], and drained (its
+ * last count taken) between d_start and d_end. The herd's periodic timer
+ * and the timers part share it.
+ */
+static void timer_check(struct check *c, unsigned int n, long long base,
+			const unsigned long long *count, const long long *t_lo,
+			const long long *t_hi, long long d_start, long long d_end)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		long long p = base + i;
+		/* one expiry of slack below: an hrtimer interrupt not run yet */
+		long long lo = (d_start - t_hi[i]) / p - 1, hi = (d_end - t_lo[i]) / p;
+
+		c->events += count[i];
+		if ((long long)count[i] < lo)
+			c->lost += lo - count[i];
+		if ((long long)count[i] > hi)
+			c->dup += count[i] - hi;
+	}
+}
+
+/* Expiries in the TIMER events of a batch (ret_data[1]); *empties: none. */
+static unsigned long long timer_expiries(const struct ukevent *uk, int n, unsigned int max_user,
+					 unsigned long long *count, unsigned long long *empties)
+{
+	unsigned long long sum = 0;
+	int j;
+
+	for (j = 0; j < n; j++) {
+		if (uk[j].user_u64 < max_user && uk[j].ret_data[1]) {
+			if (count)
+				count[uk[j].user_u64] += uk[j].ret_data[1];
+			sum += uk[j].ret_data[1];
+		} else {
+			(*empties)++;
+		}
+	}
+	return sum;
 }
 
 /* ---- thundering herd --------------------------------------------------- */
@@ -1028,16 +1292,45 @@ struct worker {
 };
 
 struct herd {
-	unsigned int api;	/* index into herd_api */
+	enum herd_kind api;
 	int efd, stopfd;
+	int q;			/* the shared queue of USER and TIMER, else -1 */
+	struct ukevent uk;	/* the shared queue's kevent */
 	atomic_int stop;
-	atomic_ullong consumed;
+	atomic_ullong consumed;	/* eventfd counts, USER readies, TIMER expiries */
+	atomic_ullong delivered;	/* returns that consumed something */
 	struct worker w[MAX_THREADS];
 };
 
+static bool herd_epoll(const struct herd *h)
+{
+	return h->api == H_EPOLL || h->api == H_EPOLL_EXCL;
+}
+
+static bool herd_shared(const struct herd *h)
+{
+	return h->api == H_USER_ONE || h->api == H_TIMER_ONE;
+}
+
 static long herd_nr(const struct herd *h)
 {
-	return h->api < 2 ? SYS_epoll_wait : __NR_kevent_get_events;
+	return herd_epoll(h) ? SYS_epoll_wait : __NR_kevent_get_events;
+}
+
+/* What one return of the wait call brought: the units it consumed. */
+static unsigned long long herd_take(struct worker *w, const struct ukevent *uk, int n)
+{
+	struct herd *h = w->h;
+	unsigned long long got = 0;
+	uint64_t v;
+
+	if (herd_shared(h))
+		return timer_expiries(uk, n, 1, NULL, &w->empties);
+	if (read(h->efd, &v, sizeof(v)) == sizeof(v))
+		got = v;
+	else
+		w->empties++;
+	return got;
 }
 
 static void *herd_worker(void *arg)
@@ -1050,21 +1343,25 @@ static void *herd_worker(void *arg)
 		struct epoll_event ev[4];
 		struct ukevent uk[4];
 		struct __kernel_timespec ts = kevent_ts_ms(10000);
-		uint64_t v;
+		unsigned long long got;
+		bool stopping;
 		int n;
 
-		if (h->api < 2)
+		if (herd_epoll(h))
 			n = (int)syscall(SYS_epoll_wait, w->q, ev, 4, 10000);
 		else
 			n = kevent_get_events(w->q, 1, 4, &ts, uk, 0);
-		if (n <= 0 || atomic_load(&h->stop))
+		stopping = atomic_load(&h->stop);
+		/* a shared queue's event is real even at the stop: count it */
+		if (n <= 0 || (stopping && !herd_shared(h)))
 			continue;
-		w->returns++;
-		if (read(h->efd, &v, sizeof(v)) == sizeof(v)) {
-			w->consumed += v;
-			atomic_fetch_add(&h->consumed, v);
-		} else {
-			w->empties++;
+		if (!stopping)
+			w->returns++;
+		got = herd_take(w, uk, n);
+		if (got) {
+			w->consumed += got;
+			atomic_fetch_add(&h->consumed, got);
+			atomic_fetch_add(&h->delivered, 1);
 		}
 	}
 	return NULL;
@@ -1089,21 +1386,40 @@ static bool blocked_in(pid_t tid, long nr)
 	return strtol(buf, NULL, 10) == nr && strncmp(buf, "running", 7);
 }
 
-static long long nvcsw(pid_t tid)
+/*
+ * Scan the lines of a /proc file: the number after needle on the first line
+ * that starts with it (count false), or how many lines contain needle
+ * (count true); -1 if the file cannot be read.
+ */
+static long long proc_scan(const char *path, const char *needle, bool count)
 {
-	char path[64], line[128];
+	char line[256];
 	long long v = -1;
-	FILE *f;
+	size_t len = strlen(needle);
+	FILE *f = fopen(path, "re");
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1)
+	if (count)
+		v = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (count) {
+			v += strstr(line, needle) != NULL;
+		} else if (!strncmp(line, needle, len)) {
+			v = strtoll(line + len, NULL, 10);
 			break;
+		}
+	}
 	fclose(f);
 	return v;
+}
+
+static long long nvcsw(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	return proc_scan(path, "voluntary_ctxt_switches:", false);
 }
 
 /* Wait until every worker sleeps in its wait call; false after WAIT_MS. */
@@ -1122,73 +1438,142 @@ static bool herd_all_blocked(struct herd *h, unsigned int t)
 	return true;
 }
 
+/*
+ * The workers' voluntary context switches and the deliveries, taken
+ * together while every worker sleeps: every wake-up is followed by one more
+ * sleep, so switches per delivery are wake-ups per event. A periodic timer
+ * fires on its own, so the pair is read again until no delivery happened
+ * in between.
+ */
+static void herd_snapshot(struct herd *h, unsigned int t, long long *csw,
+			  unsigned long long *delivered)
+{
+	unsigned long long d;
+	unsigned int i;
+
+	do {
+		d = atomic_load(&h->delivered);
+		if (!herd_all_blocked(h, t))
+			die("herd workers did not go back to sleep");
+		for (i = 0, *csw = 0; i < t; i++)
+			*csw += nvcsw(h->w[i].tid);
+		if (!herd_all_blocked(h, t))
+			die("herd workers did not go back to sleep");
+	} while (d != atomic_load(&h->delivered));
+	*delivered = d;
+}
+
+/* Set up the queues of one herd and start its workers. */
+static void herd_start(struct herd *h, unsigned int t)
+{
+	unsigned int i;
+
+	h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	h->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->efd < 0 || h->stopfd < 0)
+		die("eventfd");
+	h->q = -1;
+	if (herd_shared(h)) {
+		h->q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
+		if (h->q < 0)
+			die("kevent_init");
+	}
+	for (i = 0; i < t; i++) {
+		struct worker *w = &h->w[i];
+
+		w->h = h;
+		if (herd_epoll(h)) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
+			struct epoll_event sv = { .events = EPOLLIN, .data.u32 = 1 };
+
+			if (h->api == H_EPOLL_EXCL)
+				ev.events |= EPOLLEXCLUSIVE;
+			w->q = epoll_create1(EPOLL_CLOEXEC);
+			if (w->q < 0 || epoll_ctl(w->q, EPOLL_CTL_ADD, h->efd, &ev) ||
+			    epoll_ctl(w->q, EPOLL_CTL_ADD, h->stopfd, &sv))
+				die("epoll for the herd");
+		} else if (herd_shared(h)) {
+			w->q = h->q;
+		} else {
+			__u32 flags = h->api == H_KEV ? 0 : h->api == H_KEV_ONE ? KEVENT_REQ_WAKEUP_ONE :
+				      KEVENT_REQ_WAKEUP_ONE | KEVENT_REQ_ET;
+			struct ukevent uk = ukevent_poll(h->efd, POLLIN, flags);
+
+			w->q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
+			if (w->q < 0 || kevent_ctl(w->q, KEVENT_CTL_ADD, 1, &uk) != 0)
+				die("kevent for the herd");
+		}
+		if (pthread_create(&w->th, NULL, herd_worker, w))
+			die("pthread_create");
+	}
+}
+
+/* Make the next event happen: a write, a READY, or (a timer) nothing to do. */
+static void herd_fire(struct herd *h)
+{
+	uint64_t one = 1;
+	struct ukevent uk = h->uk;
+
+	if (h->api == H_TIMER_ONE)
+		return;
+	if (h->api == H_USER_ONE) {
+		uk.event = 1;
+		if (kevent_ctl(h->q, KEVENT_CTL_READY, 1, &uk) != 1)
+			die("kevent_ctl READY (USER)");
+	} else if (write(h->efd, &one, sizeof(one)) != sizeof(one)) {
+		die("eventfd write");
+	}
+}
+
 static void bench_herd(unsigned int rep, double gp)
 {
 	unsigned int t = cfg.herd_threads, k, i, e;
+	long long period = (long long)cfg.herd_timer_ms * 1000000LL;
 
-	for (k = 0; k < 4; k++) {
-		unsigned int api = (k + rep) % 4;
+	for (k = 0; k < NHERD; k++) {
+		enum herd_kind api = (k + rep) % NHERD;
 		struct herd *h = calloc(1, sizeof(*h));
 		struct check *c = &checks[PART_HERD][api];
-		unsigned long long returns = 0, empties = 0, busiest = 0;
-		long long csw0 = 0, csw1 = 0, t0, elapsed = 0;
+		unsigned long long returns = 0, empties = 0, busiest = 0, d0, d1, consumed;
+		unsigned long long expiries = 0;
+		long long csw0, csw1, t0, elapsed = 0, t_lo = 0, t_hi = 0, d_start = 0, d_end = 0;
 
 		if (!h)
 			die("calloc");
 		h->api = api;
-		h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		h->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (h->efd < 0 || h->stopfd < 0)
-			die("eventfd");
-		for (i = 0; i < t; i++) {
-			struct worker *w = &h->w[i];
-
-			w->h = h;
-			if (api < 2) {
-				struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
-				struct epoll_event sv = { .events = EPOLLIN, .data.u32 = 1 };
-
-				if (api == 1)
-					ev.events |= EPOLLEXCLUSIVE;
-				w->q = epoll_create1(EPOLL_CLOEXEC);
-				if (w->q < 0 || epoll_ctl(w->q, EPOLL_CTL_ADD, h->efd, &ev) ||
-				    epoll_ctl(w->q, EPOLL_CTL_ADD, h->stopfd, &sv))
-					die("epoll for the herd");
-			} else {
-				struct ukevent uk = ukevent_poll(h->efd, POLLIN,
-								 api == 3 ? KEVENT_REQ_WAKEUP_ONE : 0);
-
-				w->q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
-				if (w->q < 0 || kevent_ctl(w->q, KEVENT_CTL_ADD, 1, &uk) != 0)
-					die("kevent for the herd");
-			}
-			if (pthread_create(&w->th, NULL, herd_worker, w))
-				die("pthread_create");
+		herd_start(h, t);
+		herd_snapshot(h, t, &csw0, &d0);
+		if (h->api == H_USER_ONE) {
+			h->uk = ukevent_user(0x4e5244, 0);
+			h->uk.req_flags = KEVENT_REQ_WAKEUP_ONE;
+		} else if (h->api == H_TIMER_ONE) {
+			h->uk = ukevent_timer(0, (__u32)period, KEVENT_REQ_WAKEUP_ONE);
 		}
-		if (!herd_all_blocked(h, t))
-			die("herd workers never blocked");
-		for (i = 0; i < t; i++)
-			csw0 += nvcsw(h->w[i].tid);
+		if (herd_shared(h)) {
+			struct ukevent uk = h->uk;
+
+			t_lo = now_ns();
+			if (kevent_ctl(h->q, KEVENT_CTL_ADD, 1, &uk) != 0)
+				die("kevent_ctl ADD (herd)");
+			t_hi = now_ns();
+		}
 		for (e = 0; e < cfg.herd_events; e++) {
-			uint64_t one = 1;
-			long long deadline;
+			long long deadline, dummy;
+			unsigned long long d;
 
 			t0 = now_ns();
-			if (write(h->efd, &one, sizeof(one)) != sizeof(one))
-				die("eventfd write");
+			herd_fire(h);
 			deadline = now_ns() + WAIT_MS * 1000000LL;
-			while (atomic_load(&h->consumed) < e + 1 && now_ns() < deadline)
+			while (atomic_load(&h->delivered) < e + 1 && now_ns() < deadline)
 				sched_yield();
 			elapsed += now_ns() - t0;
-			if (atomic_load(&h->consumed) < e + 1)
+			if (atomic_load(&h->delivered) < e + 1)
 				break;	/* lost: counted below */
-			if (!herd_all_blocked(h, t))
-				die("herd workers did not go back to sleep");
+			herd_snapshot(h, t, &dummy, &d);
 		}
-		for (i = 0; i < t; i++)
-			csw1 += nvcsw(h->w[i].tid);
+		herd_snapshot(h, t, &csw1, &d1);
 		atomic_store(&h->stop, 1);
-		if (api < 2) {
+		if (herd_epoll(h)) {
 			uint64_t one = 1;
 
 			if (write(h->stopfd, &one, sizeof(one)) != sizeof(one))
@@ -1199,26 +1584,49 @@ static void bench_herd(unsigned int rep, double gp)
 		}
 		for (i = 0; i < t; i++) {
 			pthread_join(h->w[i].th, NULL);
-			close(h->w[i].q);
+			if (!herd_shared(h))
+				close(h->w[i].q);
 			returns += h->w[i].returns;
 			empties += h->w[i].empties;
 			if (h->w[i].consumed > busiest)
 				busiest = h->w[i].consumed;
 		}
-		c->events += cfg.herd_events;
-		if (atomic_load(&h->consumed) < cfg.herd_events)
-			c->lost += cfg.herd_events - atomic_load(&h->consumed);
-		if (atomic_load(&h->consumed) > cfg.herd_events)
-			c->dup += atomic_load(&h->consumed) - cfg.herd_events;
-		json_rec("{\"kind\":\"herd\",\"rep\":%u,\"api\":\"%s\",\"threads\":%u,\"events\":%u,\"wakeups_per_event\":%.3f,\"returns_per_event\":%.3f,\"empty_per_event\":%.3f,\"busiest_share\":%.3f,\"ns_per_event\":%.1f,\"getpid_ns\":%.1f}",
-			 rep, herd_api[api], t, cfg.herd_events,
-			 (double)(csw1 - csw0) / cfg.herd_events,
-			 (double)returns / cfg.herd_events, (double)empties / cfg.herd_events,
-			 (double)busiest / cfg.herd_events,
-			 (double)elapsed / cfg.herd_events, gp);
-		progress("rep %u/%u herd %-15s T=%u: %.2f wake-ups, %.2f empty returns per event",
-			 rep + 1, cfg.reps, herd_api[api], t,
-			 (double)(csw1 - csw0) / cfg.herd_events, (double)empties / cfg.herd_events);
+		consumed = atomic_load(&h->consumed);
+		if (herd_shared(h)) {
+			/* What is left undelivered in the queue is still counted once. */
+			struct ukevent uk[4];
+			struct __kernel_timespec ts = kevent_ts_ms(0);
+			unsigned long long none = 0;
+			int n;
+
+			d_start = now_ns();
+			while ((n = kevent_get_events(h->q, 0, 4, &ts, uk, 0)) > 0)
+				consumed += timer_expiries(uk, n, 1, NULL, &none);
+			d_end = now_ns();
+			c->empty += none;
+			close(h->q);
+		}
+		if (h->api == H_TIMER_ONE) {
+			expiries = consumed;
+			timer_check(c, 1, period, &expiries, &t_lo, &t_hi, d_start, d_end);
+		} else {
+			c->events += cfg.herd_events;
+			if (consumed < cfg.herd_events)
+				c->lost += cfg.herd_events - consumed;
+			if (consumed > cfg.herd_events)
+				c->dup += consumed - cfg.herd_events;
+		}
+		d1 -= d0;
+		if (!d1)
+			d1 = 1;
+		/* A timer's event has no write to time from: no latency. */
+		json_rec("{\"kind\":\"herd\",\"rep\":%u,\"api\":\"%s\",\"threads\":%u,\"events\":%llu,\"wakeups_per_event\":%.3f,\"returns_per_event\":%.3f,\"empty_per_event\":%.3f,\"busiest_share\":%.3f,\"ns_per_event\":%.1f,\"getpid_ns\":%.1f}",
+			 rep, herd_api[api], t, d1, (double)(csw1 - csw0) / d1,
+			 (double)returns / d1, (double)empties / d1, consumed ? (double)busiest / consumed : 0.0,
+			 api == H_TIMER_ONE ? 0.0 : (double)elapsed / cfg.herd_events, gp);
+		progress("rep %u/%u herd %-17s T=%u: %.2f wake-ups, %.2f empty returns per event",
+			 rep + 1, cfg.reps, herd_api[api], t, (double)(csw1 - csw0) / d1,
+			 (double)empties / d1);
 		close(h->efd);
 		close(h->stopfd);
 		free(h);
@@ -1230,186 +1638,360 @@ static void bench_herd(unsigned int rep, double gp)
 /*
  * A TIMER kevent is keyed by its period (id.raw[0] s + id.raw[1] ns): a
  * second timer of the same period in one queue is EEXIST. Timer i gets the
- * period P + i ns, 1,000 distinct keys less than a microsecond apart; the
+ * period base + i ns, 1,000 distinct keys less than a microsecond apart; the
  * timerfds get exactly the same periods.
  */
-static long long timer_period(unsigned int i)
+struct timer_set {
+	unsigned int api;	/* even: timerfds in an epoll, odd: kevent TIMERs */
+	unsigned int n;
+	long long base;		/* ns; timer i has period base + i */
+	unsigned long long *count;
+	long long *t_lo, *t_hi;	/* timer i was armed between these */
+	int *tfd;
+	struct ukevent *uk;
+	int q;
+};
+
+static void timers_arm(struct timer_set *s, unsigned int api, unsigned int n, long long base)
 {
-	return (long long)cfg.timer_period_ms * 1000000LL + i;
+	unsigned int i;
+	long long lo, hi;
+
+	memset(s, 0, sizeof(*s));
+	s->api = api;
+	s->n = n;
+	s->base = base;
+	s->count = calloc(n, sizeof(*s->count));
+	s->t_lo = calloc(n, sizeof(*s->t_lo));
+	s->t_hi = calloc(n, sizeof(*s->t_hi));
+	s->tfd = calloc(n, sizeof(*s->tfd));
+	s->uk = calloc(n > MAX_BATCH ? n : MAX_BATCH, sizeof(*s->uk));
+	if (!s->count || !s->t_lo || !s->t_hi || !s->tfd || !s->uk)
+		die("calloc");
+	if (!(api & 1)) {
+		s->q = epoll_create1(EPOLL_CLOEXEC);
+		if (s->q < 0)
+			die("epoll_create1");
+		for (i = 0; i < n; i++) {
+			long long p = base + i;
+			struct itimerspec its = {
+				.it_value = { p / 1000000000LL, p % 1000000000LL },
+				.it_interval = { p / 1000000000LL, p % 1000000000LL },
+			};
+			struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
+
+			s->tfd[i] = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+			if (s->tfd[i] < 0 || epoll_ctl(s->q, EPOLL_CTL_ADD, s->tfd[i], &e))
+				die("timerfd");
+			s->t_lo[i] = now_ns();
+			if (timerfd_settime(s->tfd[i], 0, &its, NULL))
+				die("timerfd_settime");
+			s->t_hi[i] = now_ns();
+		}
+		return;
+	}
+	s->q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
+	if (s->q < 0)
+		die("kevent_init");
+	for (i = 0; i < n; i++) {
+		long long p = base + i;
+
+		s->uk[i] = ukevent_timer((__u32)(p / 1000000000LL), (__u32)(p % 1000000000LL), 0);
+		s->uk[i].user_u64 = i;
+	}
+	lo = now_ns();
+	for (i = 0; i < n; i += KEVENT_MAX_BATCH) {
+		unsigned int b = n - i < KEVENT_MAX_BATCH ? n - i : KEVENT_MAX_BATCH;
+
+		if (kevent_ctl(s->q, KEVENT_CTL_ADD, b, s->uk + i) != 0)
+			die("kevent_ctl ADD (TIMER): a duplicate period is EEXIST");
+	}
+	hi = now_ns();
+	for (i = 0; i < n; i++) {
+		s->t_lo[i] = lo;
+		s->t_hi[i] = hi;
+	}
 }
 
-/* Check the expiries counted for each timer against the clock. */
-static void timer_check(struct check *c, const unsigned long long *count,
-			const long long *t_lo, const long long *t_hi,
-			long long d_start, long long d_end)
+static long long timers_last_armed(const struct timer_set *s)
+{
+	long long end = 0;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->t_hi[i] > end)
+			end = s->t_hi[i];
+	return end;
+}
+
+/*
+ * The consumer: block until expiries, count them, until end; then drain
+ * (an end in the past only drains). Checks the counts against the clock
+ * into c; returns the expiries counted, *calls the wait calls made.
+ */
+static unsigned long long timers_consume(struct timer_set *s, long long end, struct check *c,
+					 unsigned long long *calls)
+{
+	struct epoll_event ev[MAX_BATCH];
+	unsigned long long expiries = 0, empties = 0;
+	long long d_start = 0;
+	unsigned int i;
+	int n, j;
+
+	for (;;) {
+		long long left = end - now_ns();
+		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+
+		if (!ms && !d_start)
+			d_start = now_ns();	/* the final drain starts */
+		(*calls)++;
+		if (!(s->api & 1)) {
+			n = epoll_wait(s->q, ev, MAX_BATCH, ms);
+			if (n < 0)
+				die("epoll_wait");
+			for (j = 0; j < n; j++) {
+				uint64_t v;
+
+				if (read(s->tfd[ev[j].data.u32], &v, sizeof(v)) == sizeof(v))
+					s->count[ev[j].data.u32] += v;
+				else
+					empties++;
+			}
+		} else {
+			struct __kernel_timespec ts = kevent_ts_ms(ms);
+
+			n = kevent_get_events(s->q, ms ? 1 : 0, MAX_BATCH, &ts, s->uk, 0);
+			if (n < 0)
+				die("kevent_get_events");
+			timer_expiries(s->uk, n, s->n, s->count, &empties);
+		}
+		if (!ms && n == 0)
+			break;	/* the end, and drained */
+	}
+	timer_check(c, s->n, s->base, s->count, s->t_lo, s->t_hi, d_start, now_ns());
+	c->empty += empties;
+	for (i = 0; i < s->n; i++)
+		expiries += s->count[i];
+	return expiries;
+}
+
+static void timers_close(struct timer_set *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < cfg.timers; i++) {
-		long long p = timer_period(i);
-		/* one expiry of slack below: an hrtimer interrupt not run yet */
-		long long lo = (d_start - t_hi[i]) / p - 1, hi = (d_end - t_lo[i]) / p;
+	if (!(s->api & 1))
+		for (i = 0; i < s->n; i++)
+			close(s->tfd[i]);
+	close(s->q);
+	free(s->count);
+	free(s->t_lo);
+	free(s->t_hi);
+	free(s->tfd);
+	free(s->uk);
+}
 
-		c->events += count[i];
-		if ((long long)count[i] < lo)
-			c->lost += lo - count[i];
-		if ((long long)count[i] > hi)
-			c->dup += count[i] - hi;
+/* Local timer interrupts of all CPUs so far (the LOC line of /proc/interrupts). */
+static long long local_timer_irqs(void)
+{
+	char line[4096];
+	long long sum = -1;
+	FILE *f = fopen("/proc/interrupts", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "LOC:", 4))
+			continue;
+		for (p += 4, sum = 0;; p = end) {
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += v;
+		}
+		break;
 	}
+	fclose(f);
+	return sum;
+}
+
+/* TIMER kevents of queue q whose hrtimer is queued (" armed=1" in fdinfo). */
+static long long kevent_armed(int q)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", q);
+	return proc_scan(path, " armed=1", true);
+}
+
+static void sleep_until(long long t)
+{
+	long long left;
+
+	while ((left = t - now_ns()) > 0) {
+		struct timespec ts = { left / 1000000000LL, left % 1000000000LL };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * An undelivered periodic timer must not re-arm every period: cfg.timers
+ * periodic timers of cfg.idle_period_us (+i ns) that nobody reads for
+ * cfg.idle_ms, against the same window with no timers at all. Counted: the
+ * local timer interrupts of the window (re-arming every period would need
+ * idle_ms * 1000 / idle_period_us of them at least) and, for kevent, the
+ * timers still armed at its end (fdinfo). The one drain after the window
+ * must count every period elapsed (timer_check()): not firing is not losing.
+ */
+static void bench_undelivered(unsigned int rep, double gp)
+{
+	long long base = (long long)cfg.idle_period_us * 1000LL;
+	long long irq_idle = 0;
+	unsigned int k;
+
+	for (k = 0; k < 3; k++) {
+		/* idle first: the baseline the two others are read against */
+		unsigned int api = k == 0 ? 0 : 2 + (k - 1 + rep) % 2;
+		struct check *c = &checks[PART_TIMER][api];
+		unsigned long long calls = 0, expiries = 0;
+		long long t0, irq0, irq, armed = -1;
+		struct timer_set s;
+
+		if (k == 0) {
+			irq0 = local_timer_irqs();
+			sleep_until(now_ns() + (long long)cfg.idle_ms * 1000000LL);
+			irq_idle = local_timer_irqs() - irq0;
+			continue;
+		}
+		kmsg_marker("timers", timer_api[api]);
+		timers_arm(&s, api, cfg.timers, base);
+		t0 = timers_last_armed(&s);
+		irq0 = local_timer_irqs();
+		sleep_until(t0 + (long long)cfg.idle_ms * 1000000LL);
+		irq = local_timer_irqs() - irq0;
+		if (api & 1)
+			armed = kevent_armed(s.q);
+		expiries = timers_consume(&s, 0, c, &calls);
+		timers_close(&s);
+		json_rec("{\"kind\":\"timer_idle\",\"rep\":%u,\"api\":\"%s\",\"timers\":%u,\"period_us\":%u,\"ms\":%u,\"irqs\":%lld,\"idle_irqs\":%lld,\"armed\":%lld,\"expiries\":%llu,\"getpid_ns\":%.1f}",
+			 rep, timer_api[api], cfg.timers, cfg.idle_period_us, cfg.idle_ms, irq,
+			 irq_idle, armed, expiries, gp);
+		progress("rep %u/%u timers %-24s %u timers of %u us unread for %u ms: %lld timer interrupts (idle %lld), %lld armed, %llu expiries counted by one drain",
+			 rep + 1, cfg.reps, timer_api[api], cfg.timers, cfg.idle_period_us, cfg.idle_ms,
+			 irq, irq_idle, armed, expiries);
+	}
+}
+
+/*
+ * "hrtimer: interrupt took N ns" is the kernel's warning that an hrtimer
+ * interrupt ran so long the next expiry had passed (printed once per boot).
+ * Scan the whole kernel log: how often it appears and after which marker
+ * (kmsg_marker(), or a test's) it came.
+ */
+static unsigned int kmsg_hrtimer_took(char *where, size_t len)
+{
+	char rec[2048];
+	unsigned int n = 0;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ssize_t r;
+
+	snprintf(where, len, "boot");
+	if (fd < 0) {
+		snprintf(where, len, "no /dev/kmsg");
+		return 0;
+	}
+	for (;;) {
+		char *msg, *nl;
+
+		r = read(fd, rec, sizeof(rec) - 1);
+		if (r < 0 && errno == EPIPE)
+			continue;	/* overwritten while reading: next record */
+		if (r <= 0)
+			break;
+		rec[r] = 0;
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = 0;
+		if (!strncmp(msg, "klab: test ", 11) && !n)
+			snprintf(where, len, "%s", msg + 11);
+		else if (strstr(msg, "hrtimer: interrupt took"))
+			n++;
+	}
+	close(fd);
+	if (!n)
+		snprintf(where, len, "-");
+	return n;
 }
 
 static void bench_timers(unsigned int rep, double gp)
 {
-	unsigned int nt = cfg.timers, k, i;
-	unsigned long long *count = calloc(nt, sizeof(*count));
-	long long *t_lo = calloc(nt, sizeof(*t_lo)), *t_hi = calloc(nt, sizeof(*t_hi));
-	int *tfd = calloc(nt, sizeof(*tfd));
-	struct ukevent *uk = calloc(nt > MAX_BATCH ? nt : MAX_BATCH, sizeof(*uk));
-	struct epoll_event ev[MAX_BATCH];
+	unsigned int k;
+	char where[128];
+	unsigned int took;
 
-	if (!count || !t_lo || !t_hi || !tfd || !uk)
-		die("calloc");
 	for (k = 0; k < 2; k++) {
 		unsigned int api = (k + rep) % 2;
-		struct check *c = &checks[PART_TIMER][api];
-		unsigned long long expiries = 0, calls = 0, empties = 0;
-		long long end, cpu0, cpu, d_start, d_end, lo, hi;
-		int q, n, j;
+		unsigned long long expiries, calls = 0;
+		long long cpu0, cpu, end;
+		struct timer_set s;
 
-		memset(count, 0, nt * sizeof(*count));
-		if (api == 0) {
-			q = epoll_create1(EPOLL_CLOEXEC);
-			if (q < 0)
-				die("epoll_create1");
-			for (i = 0; i < nt; i++) {
-				long long p = timer_period(i);
-				struct itimerspec its = {
-					.it_value = { p / 1000000000LL, p % 1000000000LL },
-					.it_interval = { p / 1000000000LL, p % 1000000000LL },
-				};
-				struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
-
-				tfd[i] = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-				if (tfd[i] < 0 || epoll_ctl(q, EPOLL_CTL_ADD, tfd[i], &e))
-					die("timerfd");
-				t_lo[i] = now_ns();
-				if (timerfd_settime(tfd[i], 0, &its, NULL))
-					die("timerfd_settime");
-				t_hi[i] = now_ns();
-			}
-		} else {
-			q = kevent_init(NULL, 0, KEVENT_INIT_CLOEXEC);
-			if (q < 0)
-				die("kevent_init");
-			for (i = 0; i < nt; i++) {
-				long long p = timer_period(i);
-
-				uk[i] = ukevent_timer((__u32)(p / 1000000000LL),
-						      (__u32)(p % 1000000000LL), 0);
-				uk[i].user_u64 = i;
-			}
-			lo = now_ns();
-			for (i = 0; i < nt; i += KEVENT_MAX_BATCH) {
-				unsigned int b = nt - i < KEVENT_MAX_BATCH ? nt - i : KEVENT_MAX_BATCH;
-
-				if (kevent_ctl(q, KEVENT_CTL_ADD, b, uk + i) != 0)
-					die("kevent_ctl ADD (TIMER): a duplicate period is EEXIST");
-			}
-			hi = now_ns();
-			for (i = 0; i < nt; i++) {
-				t_lo[i] = lo;
-				t_hi[i] = hi;
-			}
-		}
+		kmsg_marker("timers", timer_api[api]);
+		timers_arm(&s, api, cfg.timers, (long long)cfg.timer_period_ms * 1000000LL);
 		/*
 		 * The window ends half a period after timer_ms past the last
 		 * ADD: every timer has then expired timer_ms / period times,
 		 * well away from an expiry racing the end.
 		 */
-		for (i = 0, end = 0; i < nt; i++)
-			if (t_hi[i] > end)
-				end = t_hi[i];
-		end += (long long)cfg.timer_ms * 1000000LL + timer_period(0) / 2;
+		end = timers_last_armed(&s) + (long long)cfg.timer_ms * 1000000LL + s.base / 2;
 		cpu0 = thread_cpu_ns();
-		/* The consumer: block until expiries, count them, until the end. */
-		for (;;) {
-			long long left = end - now_ns();
-			int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-
-			d_start = now_ns();
-			calls++;
-			if (api == 0) {
-				n = epoll_wait(q, ev, MAX_BATCH, ms);
-				if (n < 0)
-					die("epoll_wait");
-				for (j = 0; j < n; j++) {
-					uint64_t v;
-
-					if (read(tfd[ev[j].data.u32], &v, sizeof(v)) == sizeof(v))
-						count[ev[j].data.u32] += v;
-					else
-						empties++;
-				}
-			} else {
-				struct __kernel_timespec ts = kevent_ts_ms(ms);
-
-				n = kevent_get_events(q, ms ? 1 : 0, MAX_BATCH, &ts, uk, 0);
-				if (n < 0)
-					die("kevent_get_events");
-				for (j = 0; j < n; j++) {
-					if (uk[j].user_u64 < nt && uk[j].ret_data[1])
-						count[uk[j].user_u64] += uk[j].ret_data[1];
-					else
-						empties++;
-				}
-			}
-			if (!ms && n == 0)
-				break;	/* the end, and drained */
-		}
-		d_end = now_ns();
+		expiries = timers_consume(&s, end, &checks[PART_TIMER][api], &calls);
 		cpu = thread_cpu_ns() - cpu0;
-		for (i = 0; i < nt; i++)
-			expiries += count[i];
-		timer_check(c, count, t_lo, t_hi, d_start, d_end);
-		c->empty += empties;
-		if (api == 0)
-			for (i = 0; i < nt; i++)
-				close(tfd[i]);
-		close(q);
+		timers_close(&s);
 		json_rec("{\"kind\":\"timers\",\"rep\":%u,\"api\":\"%s\",\"timers\":%u,\"period_ms\":%u,\"ms\":%u,\"expiries\":%llu,\"calls\":%llu,\"cpu_ns_per_expiry\":%.1f,\"getpid_ns\":%.1f}",
-			 rep, timer_api[api], nt, cfg.timer_period_ms, cfg.timer_ms, expiries, calls,
+			 rep, timer_api[api], cfg.timers, cfg.timer_period_ms, cfg.timer_ms, expiries, calls,
 			 expiries ? (double)cpu / expiries : 0.0, gp);
 		progress("rep %u/%u timers %-13s %u timers: %llu expiries, %.0f ns consumer CPU each",
-			 rep + 1, cfg.reps, timer_api[api], nt, expiries,
+			 rep + 1, cfg.reps, timer_api[api], cfg.timers, expiries,
 			 expiries ? (double)cpu / expiries : 0.0);
 	}
-	free(count);
-	free(t_lo);
-	free(t_hi);
-	free(tfd);
-	free(uk);
+	bench_undelivered(rep, gp);
+	took = kmsg_hrtimer_took(where, sizeof(where));
+	json_rec("{\"kind\":\"kmsg\",\"rep\":%u,\"hrtimer_interrupt_took\":%u,\"after\":\"%s\"}",
+		 rep, took, where);
+	progress("rep %u/%u kernel log: \"hrtimer: interrupt took\" %u time(s)%s%s", rep + 1, cfg.reps,
+		 took, took ? ", first after the marker " : "", took ? where : "");
 }
 
 /* ---- the run ----------------------------------------------------------- */
-
-static void kmsg_marker(const char *what)
-{
-	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	dprintf(fd, "<5>klab: test kevent_bench.%s\n", what);
-	close(fd);
-}
 
 static const char *const *part_apis(enum part p, unsigned int *n)
 {
 	switch (p) {
 	case PART_READY: *n = NAPI; return api_name;
-	case PART_REG: *n = 3; return reg_api;
-	case PART_HERD: *n = 4; return herd_api;
-	default: *n = 2; return timer_api;
+	case PART_WRITER: *n = NAPI; return writer_api;
+	case PART_REG: *n = 5; return reg_api;
+	case PART_HERD: *n = NHERD; return herd_api;
+	default: *n = 4; return timer_api;
 	}
+}
+
+/* Slot i of part p's API list is measured in this configuration. */
+static bool slot_on(enum part p, unsigned int i)
+{
+	if (p == PART_READY)
+		return cfg.api_mask & (1u << i);
+	if (p == PART_WRITER)
+		return WRITER_APIS & (1u << i);
+	return true;
 }
 
 /* Run everything; the exactly-once counters are in checks[][]. */
@@ -1423,10 +2005,11 @@ static void run_all(void)
 	memset(checks, 0, sizeof(checks));
 	uname(&un);
 	if (json) {
-		fprintf(json, "{\n\"meta\": {\"accel\":\"%s\",\"kernel\":\"%s\",\"cpus\":%ld,\"reps\":%u,\"round_ms\":%u,\"herd_threads\":%u,\"herd_events\":%u,\"timers\":%u,\"timer_period_ms\":%u,\"timer_ms\":%u,\"reg_fds\":%u,\"reg_iters\":%u,\"ring_size\":%u},\n\"records\": [",
+		fprintf(json, "{\n\"meta\": {\"accel\":\"%s\",\"kernel\":\"%s\",\"cpus\":%ld,\"reps\":%u,\"round_ms\":%u,\"herd_threads\":%u,\"herd_events\":%u,\"timers\":%u,\"timer_period_ms\":%u,\"timer_ms\":%u,\"reg_fds\":%u,\"reg_iters\":%u,\"ring_size\":%u,\"herd_timer_ms\":%u,\"idle_period_us\":%u,\"idle_ms\":%u,\"writer_fds\":%u,\"reg_threads\":%u},\n\"records\": [",
 			cfg.accel, un.release, sysconf(_SC_NPROCESSORS_ONLN), cfg.reps, cfg.round_ms,
 			cfg.herd_threads, cfg.herd_events, cfg.timers, cfg.timer_period_ms,
-			cfg.timer_ms, REG_FDS, cfg.reg_iters, RING_SIZE);
+			cfg.timer_ms, REG_FDS, cfg.reg_iters, RING_SIZE, cfg.herd_timer_ms,
+			cfg.idle_period_us, cfg.idle_ms, cfg.writer_fds, cfg.reg_threads);
 		json_first = true;
 	}
 	progress("%s, %ld CPUs, accelerator %s, %u repetition(s)", un.release,
@@ -1438,19 +2021,23 @@ static void run_all(void)
 		progress("rep %u/%u getpid() %.0f ns (%.0fs so far)", rep + 1, cfg.reps, gp,
 			 (now_ns() - t0) / 1e9);
 		if (cfg.readiness) {
-			kmsg_marker("readiness");
+			kmsg_marker("readiness", NULL);
 			bench_readiness(rep, gp);
 		}
+		if (cfg.writer) {
+			kmsg_marker("writer", NULL);
+			bench_writer(rep, gp);
+		}
 		if (cfg.registration) {
-			kmsg_marker("registration");
+			kmsg_marker("registration", NULL);
 			bench_registration(rep, gp);
 		}
 		if (cfg.herd) {
-			kmsg_marker("herd");
+			kmsg_marker("herd", NULL);
 			bench_herd(rep, gp);
 		}
 		if (cfg.timer) {
-			kmsg_marker("timers");
+			kmsg_marker("timers", NULL);
 			bench_timers(rep, gp);
 		}
 	}
@@ -1463,8 +2050,8 @@ static void run_all(void)
 
 static bool part_on(enum part p)
 {
-	return p == PART_READY ? cfg.readiness : p == PART_REG ? cfg.registration :
-	       p == PART_HERD ? cfg.herd : cfg.timer;
+	return p == PART_READY ? cfg.readiness : p == PART_WRITER ? cfg.writer :
+	       p == PART_REG ? cfg.registration : p == PART_HERD ? cfg.herd : cfg.timer;
 }
 
 /*
@@ -1485,7 +2072,7 @@ static unsigned long long walk_checks(void (*emit)(unsigned int part, const char
 		for (i = 0; i < n; i++) {
 			const struct check *c = &checks[p][i];
 
-			if (p == PART_READY && !(cfg.api_mask & (1u << i)))
+			if (!slot_on(p, i))
 				continue;
 			bad += check_bad(c);
 			if (emit)
@@ -1570,7 +2157,8 @@ static void usage(FILE *f)
 		"              [-p PARTS] [-m ROUND_MS] [-t THREADS] [-e HERD_EVENTS]\n"
 		"              [-T TIMER_MS] [-o FILE.json] [-A ACCEL] [-Q] [-X]\n"
 		"  -q  quick: a correctness smoke test (N=10,100 A=1,10, 1 repetition)\n"
-		"  -s  sources: pipe,eventfd,unix,tcp     -p  parts: readiness,registration,herd,timers\n"
+		"  -s  sources: pipe,eventfd,unix,tcp\n"
+		"  -p  parts: readiness,writer,registration,herd,timers\n"
 		"  -i  readiness APIs: poll,epoll-lt,epoll-et,io_uring,kevent-lt,kevent-et,\n"
 		"      kevent-lc,ring-lt,ring-et          -Q  no progress lines\n"
 		"  -A  the accelerator the guest runs under (recorded in the JSON)\n"
@@ -1580,7 +2168,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	static const char *const parts[] = { "readiness", "registration", "herd", "timers" };
 	unsigned long long bad;
 	unsigned int mask;
 	int opt, i;
@@ -1598,15 +2185,16 @@ int main(int argc, char **argv)
 		case 's': cfg.src_mask = parse_names(optarg, src_name, NSRC); break;
 		case 'i': cfg.api_mask = parse_names(optarg, api_name, NAPI); break;
 		case 'p':
-			mask = parse_names(optarg, parts, 4);
+			mask = parse_names(optarg, part_name, NPART);
 			if (!mask) {
 				usage(stderr);
 				return 2;
 			}
-			cfg.readiness = mask & 1;
-			cfg.registration = mask & 2;
-			cfg.herd = mask & 4;
-			cfg.timer = mask & 8;
+			cfg.readiness = mask & (1u << PART_READY);
+			cfg.writer = mask & (1u << PART_WRITER);
+			cfg.registration = mask & (1u << PART_REG);
+			cfg.herd = mask & (1u << PART_HERD);
+			cfg.timer = mask & (1u << PART_TIMER);
 			break;
 		case 'm': cfg.round_ms = (unsigned int)atoi(optarg); break;
 		case 't': cfg.herd_threads = (unsigned int)atoi(optarg); break;

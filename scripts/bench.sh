@@ -15,7 +15,7 @@
 #   BENCH_A=1,10    active fds per round (default 1,10,100)
 #   BENCH_SRC=pipe,eventfd,unix,tcp   sources of the readiness part
 #   BENCH_API=poll,epoll-lt,...       APIs of the readiness part
-#   BENCH_PARTS=readiness,registration,herd,timers
+#   BENCH_PARTS=readiness,writer,registration,herd,timers
 #   BENCH_ARGS="..."  more kbench options (kbench -h)
 #   BENCH_DOC=1     also rewrite the generated part of docs/performance.md
 #                   (and docs/performance/: summary.json, the plots) from this
@@ -91,7 +91,7 @@ set +e
 # kbench prints its progress on stderr: the console, on this terminal.
 "$scripts/run-vm.sh" --timeout "$limit" --share "$out" --log "$out/console.log" \
 	--exec "kbench $(quote "${args[@]}")" 2>&1 |
-	grep --line-buffered -E '^kbench|^part|^(readiness|registration|herd|timers) '
+	grep --line-buffered -E '^kbench|^part|^(readiness|writer|registration|herd|timers) '
 rc=${PIPESTATUS[0]}
 set -e
 stage bench "guest finished in $(($(date +%s) - start))s (exit $rc)"
