@@ -135,6 +135,25 @@ done
 grep -qE 'Python Exception|Error' "$helpers" && note "$(grep -m1 -E 'Python Exception|Error' "$helpers")"
 result helpers_load_and_have_help
 
+# ---- finding a function: docs/gdb.md's transcript, from vmlinux alone -----
+# No guest: the symbol table and the sources answer. Each command is
+# echoed with a "(gdb) " prompt, as the page shows it.
+dir=$out/find-function
+mkdir -p "$dir"
+mapfile -d '' args < <(gdb_args)
+for c in "info functions ^kevent_storage_" "list kevent_storage_ready" "info line kevent_storage_ready"; do
+	args+=(-ex "echo (gdb) $c\\n" -ex "$c")
+done
+set +e
+timeout -k 5 120 gdb -batch "${args[@]}" >"$dir/gdb.log" 2>&1
+set -e
+s=$(cat "$dir/gdb.log")
+expect "$s" '^[0-9]+:[[:space:]]+int kevent_storage_ready\(' "info functions lists kevent_storage_ready"
+expect "$s" '^[0-9]+[[:space:]]+int kevent_storage_ready\(struct kevent_storage \*st,' "list shows its definition"
+expect "$s" '^Line [0-9]+ of ".*kevent/core\.c" starts at address' "info line finds its code"
+grep -qE 'Python Exception|Error|No symbol' <<<"$s" && note "$(grep -m1 -E 'Python Exception|Error|No symbol' <<<"$s")"
+result find_function_offline
+
 # ---- User-Mode Linux: GDB runs the linux process --------------------------
 # The walkthroughs below are written for QEMU's stub (per-CPU current,
 # syscall_exit_to_user_mode); under UML the check is the one a user relies

@@ -246,13 +246,6 @@ static void kevent_unlink_ready(struct kevent_queue *q, struct kevent *k)
 	}
 }
 
-/* A firing put a kevent on the ready list; ready lock held. */
-static void kevent_count_marked(struct kevent_queue *q)
-{
-	lockdep_assert_held(&q->ready_lock);
-	WRITE_ONCE(q->stat.marked_ready, q->stat.marked_ready + 1);
-}
-
 /* Put @k on the ready list (at the head to undo a failed copy). */
 static void kevent_link_ready(struct kevent_queue *q, struct kevent *k,
 			      bool head)
@@ -349,7 +342,7 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 		k->flags |= KEVENT_F_PENDING;
 	} else if (!(k->flags & KEVENT_F_READY)) {
 		kevent_link_ready(q, k, false);
-		kevent_count_marked(q);
+		atomic_long_inc(&q->stat.marked_ready);
 		woken = kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	spin_unlock(&q->ready_lock);
@@ -500,7 +493,7 @@ void kevent_added(struct kevent *k, u32 mask)
 	if (!(k->flags & KEVENT_F_DEAD) &&
 	    (mask || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, false);
-		kevent_count_marked(q);
+		atomic_long_inc(&q->stat.marked_ready);
 		kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	k->flags &= ~KEVENT_F_PENDING;
@@ -611,7 +604,7 @@ static void kevent_end_inflight(struct kevent *k, bool requeue, bool head,
 	    (requeue || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, head);
 		if (k->flags & KEVENT_F_PENDING)
-			kevent_count_marked(q);
+			atomic_long_inc(&q->stat.marked_ready);
 		if (wake || (k->flags & KEVENT_F_PENDING))
 			kevent_queue_wake(q, kevent_wakes_one(k));
 	}

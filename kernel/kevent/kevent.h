@@ -186,8 +186,7 @@ struct kevent_user_account;
  * struct kevent_stats - counters shown in fdinfo
  * @added: kevents registered by ADD
  * @removed: kevents unregistered (REMOVE, ONESHOT delivery, close)
- * @marked_ready: times a kevent was put on the ready list (written under
- *		  queue->ready_lock, where it is counted anyway: no atomic)
+ * @marked_ready: times a kevent was put on the ready list
  * @delivered: events copied to user space
  * @wakeups: times a waiting thread was actually woken
  * @rechecked: dequeues that polled a kevent again (level re-arm,
@@ -197,7 +196,7 @@ struct kevent_user_account;
 struct kevent_stats {
 	atomic_long_t added;
 	atomic_long_t removed;
-	unsigned long marked_ready;
+	atomic_long_t marked_ready;
 	atomic_long_t delivered;
 	atomic_long_t wakeups;
 	atomic_long_t rechecked;

@@ -566,7 +566,7 @@ static void kevent_ready_not_ready(struct kunit *test)
 	ctx->cb_ret = KEVENT_CB_NOT_READY;
 	fire(test, 1);
 	KUNIT_EXPECT_EQ(test, ready_num(test), 0);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(ctx->q->stat.marked_ready), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->q->stat.marked_ready), 0);
 }
 
 static struct kunit_case kevent_ready_cases[] = {

@@ -502,7 +502,8 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "ready:\t%u\n", READ_ONCE(q->ready_num));
 	seq_printf(m, "added:\t%ld\n", atomic_long_read(&q->stat.added));
 	seq_printf(m, "removed:\t%ld\n", atomic_long_read(&q->stat.removed));
-	seq_printf(m, "marked_ready:\t%lu\n", READ_ONCE(q->stat.marked_ready));
+	seq_printf(m, "marked_ready:\t%ld\n",
+		   atomic_long_read(&q->stat.marked_ready));
 	seq_printf(m, "delivered:\t%ld\n",
 		   atomic_long_read(&q->stat.delivered));
 	seq_printf(m, "wakeups:\t%ld\n", atomic_long_read(&q->stat.wakeups));
