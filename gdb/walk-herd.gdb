@@ -44,6 +44,9 @@ kevent-storage $st_a
 echo \nA. === three threads sleep on the queue, as exclusive waiters\n
 kevent-waiters $q
 kevent-trace-wakeups $q
+# Only this CPU runs until the ready list has been shown: the other one
+# would otherwise run the woken thread, which takes the event at once.
+set scheduler-locking on
 echo \nA. === finish kevent_storage_notify(), reporting every wake-up on the way\n
 kevent-finish
 echo \nA. === kevent_poll_wake() learns that a thread was woken, and tells the pipe\n
@@ -53,6 +56,7 @@ kevent-trace-wakeups off
 echo \nA. === woken threads (WAKEUP_ONE):\n
 print $kevent_woken
 kevent-ready $q
+set scheduler-locking off
 
 # ---- B. pipe B, no WAKEUP_ONE --------------------------------------------------
 kevent-run-to kevent_storage_notify if $_caller_is("kevent_poll_wake") && st != $st_a && $kevent_with_user(st, 0xc0ffee)
