@@ -235,7 +235,12 @@ def queue_stats(q):
     """The counters of q->stat (fdinfo's), as 'name=value' text."""
     stat = field(q, "stat")
     t = stat.type.strip_typedefs()
-    return " ".join("%s=%d" % (f.name, int(stat[f.name]["counter"]))
+    # atomics, and plain counters written under a lock (marked_ready)
+    def value(v):
+        if v.type.strip_typedefs().code == gdb.TYPE_CODE_STRUCT:
+            return int(v["counter"])
+        return int(v)
+    return " ".join("%s=%d" % (f.name, value(stat[f.name]))
                     for f in t.fields() if f.name)
 
 
