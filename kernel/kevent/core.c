@@ -131,6 +131,12 @@ static const struct kevent_callbacks *const kevent_types[KEVENT_MAX_TYPES] = {
 #ifdef CONFIG_KEVENT_USER
 	[KEVENT_USER]	= &kevent_user_callbacks,
 #endif
+#ifdef CONFIG_KEVENT_SIGNAL
+	[KEVENT_SIGNAL]	= &kevent_signal_callbacks,
+#endif
+#ifdef CONFIG_KEVENT_POSIX_TIMER
+	[KEVENT_POSIX_TIMER] = &kevent_posix_timer_callbacks,
+#endif
 };
 
 /**

@@ -303,7 +303,19 @@ unsigned int m_validate(const struct ukevent *e)
 							  POLLWRNORM | POLLWRBAND | POLLMSG | POLLRDHUP)))
 			err |= B_EINVAL;
 		break;
+	case KEVENT_SIGNAL: {
+		uint64_t sig = e->id.raw_u64 & ~KEVENT_SIGNAL_NOMASK;
+		bool nomask = e->id.raw_u64 & KEVENT_SIGNAL_NOMASK;
+
+		if (e->event != KEVENT_SIGNAL_DELIVERY || !sig || sig > 64 ||
+		    sig == SIGKILL || sig == SIGSTOP ||
+		    (nomask && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+				sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS)))
+			err |= B_EINVAL;
+		break;
+	}
 	default:
+		/* POSIX_TIMER too: the fuzzer creates no timer, no id exists */
 		err |= B_EINVAL;
 	}
 	return err;

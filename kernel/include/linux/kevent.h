@@ -1,14 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kevent - the hook of the file layer: POLL kevents do not pin the files
- * they watch; when a watched file's last reference goes, __fput() calls
- * kevent_release() and the kevents watching it are removed, as
- * eventpoll_release() does for epoll.
+ * kevent - the hooks of the rest of the kernel, one per source that lives
+ * outside kevent/:
+ *
+ *  - the file layer: POLL kevents do not pin the files they watch; when a
+ *    watched file's last reference goes, __fput() calls kevent_release()
+ *    and the kevents watching it are removed, as eventpoll_release() does
+ *    for epoll;
+ *  - signals: __send_signal_locked() offers each signal it accepted to the
+ *    SIGNAL kevents of the receiving process (kevent_signal()), and
+ *    free_signal_struct() forgets a dead process (kevent_signal_free());
+ *  - POSIX timers: an expiry of a timer watched by a POSIX_TIMER kevent is
+ *    reported to the kevent instead of queuing the timer's signal
+ *    (kevent_posix_timer_fire()), and a freed timer is forgotten
+ *    (kevent_posix_timer_release()).
+ *
+ * The signal and timer hooks find their kevents in tables of their own
+ * (kevent/storage_signal.c, kevent/storage_posix_timer.c) rather than in a
+ * field of signal_struct or k_itimer: no core structure changes layout.
  */
 #ifndef _LINUX_KEVENT_H
 #define _LINUX_KEVENT_H
 
 #include <linux/fs.h>
+
+struct k_itimer;
+struct kernel_siginfo;
+struct signal_struct;
+struct task_struct;
 
 #ifdef CONFIG_KEVENT_POLL
 
@@ -35,5 +54,46 @@ static inline void kevent_release(struct file *file)
 }
 
 #endif /* CONFIG_KEVENT_POLL */
+
+#ifdef CONFIG_KEVENT_SIGNAL
+
+bool kevent_signal(struct task_struct *t, int sig,
+		   struct kernel_siginfo *info);
+void kevent_signal_free(struct signal_struct *sig);
+
+#else
+
+static inline bool kevent_signal(struct task_struct *t, int sig,
+				 struct kernel_siginfo *info)
+{
+	return false;
+}
+
+static inline void kevent_signal_free(struct signal_struct *sig)
+{
+}
+
+#endif /* CONFIG_KEVENT_SIGNAL */
+
+#ifdef CONFIG_KEVENT_POSIX_TIMER
+
+bool kevent_posix_timer_fire(struct k_itimer *timr);
+void kevent_posix_timer_release(struct k_itimer *timr);
+/* kernel/time/posix-timers.c: run @fn on the caller's timer @id, locked */
+int posix_timer_kevent_attach(int id, int (*fn)(struct k_itimer *, void *),
+			      void *arg);
+
+#else
+
+static inline bool kevent_posix_timer_fire(struct k_itimer *timr)
+{
+	return false;
+}
+
+static inline void kevent_posix_timer_release(struct k_itimer *timr)
+{
+}
+
+#endif /* CONFIG_KEVENT_POSIX_TIMER */
 
 #endif /* _LINUX_KEVENT_H */

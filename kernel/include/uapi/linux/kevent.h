@@ -41,8 +41,8 @@
 #define KEVENT_NAIO		4	/* reserved, not implemented */
 #define KEVENT_AIO		5	/* reserved, not implemented */
 #define KEVENT_PIPE		6	/* reserved, not implemented */
-#define KEVENT_SIGNAL		7	/* reserved, not implemented */
-#define KEVENT_POSIX_TIMER	8	/* reserved, not implemented */
+#define KEVENT_SIGNAL		7	/* signals sent to the adding process */
+#define KEVENT_POSIX_TIMER	8	/* expiries of a timer_create() timer */
 #define KEVENT_USER		9	/* fired by KEVENT_CTL_READY */
 #define KEVENT_MAX_TYPES	10
 
@@ -69,6 +69,17 @@
 #define KEVENT_TIMER_FIRED	0x1
 
 /*
+ * KEVENT_SIGNAL events; id.raw_u64 is the signal number, plus
+ * KEVENT_SIGNAL_NOMASK to take the signal instead of letting the process
+ * receive it ("queue only, do not deliver", as in the original series).
+ */
+#define KEVENT_SIGNAL_DELIVERY	0x1
+#define KEVENT_SIGNAL_NOMASK	0x8000000000000000ULL
+
+/* KEVENT_POSIX_TIMER events; id.raw[0] is a timer id of the adding process. */
+#define KEVENT_POSIX_TIMER_FIRED 0x1
+
+/*
  * KEVENT_POLL events are the classic POLL* bits (POLLIN, POLLOUT, ...), as
  * in the original series.  KEVENT_USER events are opaque to the kernel.
  */
@@ -87,7 +98,8 @@
 /**
  * struct kevent_id - what the event is about
  * @raw: type specific: the fd for KEVENT_POLL, seconds and nanoseconds of
- *	 the period for KEVENT_TIMER, anything for KEVENT_USER.
+ *	 the period for KEVENT_TIMER, the signal number for KEVENT_SIGNAL,
+ *	 the timer id for KEVENT_POSIX_TIMER, anything for KEVENT_USER.
  * @raw_u64: the same eight bytes as one number (forces 8-byte alignment).
  */
 struct kevent_id {
