@@ -381,5 +381,6 @@ void kevent_account_uncharge(struct kevent_user_account *acct);
 extern const struct kevent_callbacks kevent_user_callbacks;
 extern const struct kevent_callbacks kevent_timer_callbacks;
 extern const struct kevent_callbacks kevent_poll_callbacks;
+extern const struct kevent_callbacks kevent_socket_callbacks;
 
 #endif /* _KEVENT_KEVENT_H */
