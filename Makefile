@@ -78,6 +78,12 @@ test: ## build everything, run host checks and all guest suites, summarise
 bench: ## benchmark poll/epoll/io_uring/kevent in one boot (build/bench/, docs/performance.md); QUICK=1: smoke test
 	@$(S)/bench.sh
 
+# Issue 15's server: kevent against epoll under one load, and the accept
+# herd (scripts/bench-server.sh, bench/kserver.c).
+.PHONY: bench-server
+bench-server: ## the TCP server on kevent and on epoll under load, and the accept herd, in one boot (build/bench/kserver.txt)
+	@$(S)/bench-server.sh
+
 test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), then make lab-validate; one summary
 	@$(S)/test-all.sh
 

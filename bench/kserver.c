@@ -5,7 +5,7 @@
  *
  * The server is one thread. kevent: a SOCKET ACCEPT kevent on the
  * listener, a SOCKET RECV kevent per connection (added in one kevent_ctl()
- * batch per accept burst), a periodic TIMER kevent that sweeps idle
+ * batch per accept burst, with ALWAYS_QUEUE), a periodic TIMER kevent that sweeps idle
  * connections, a USER kevent to stop; events come through the ring
  * (kevent_wait(), and kevent_commit() once half the ring is consumed).
  * epoll: the listener, the connections, a timerfd and an eventfd, level
@@ -31,7 +31,8 @@
  * acceptors' voluntary context switches give the wake-ups per connection.
  *
  * kserver [-c conns] [-r reqs] [-i idle] [-I idle_ms] [-t limit_s]
- *         [-n herd_threads] [-k herd_conns] [-p load|herd|all]
+ *         [-n herd_threads] [-k herd_conns] [-p load|herd|all] [-R reps]
+ * (the load runs reps times, kevent and epoll interleaved)
  * Exit status 1 if any request, response or idle close went wrong.
  * Compiled into the guest suite kevent_server with KSERVER_SUITE (no main).
  */
@@ -80,7 +81,7 @@ static const char *const srv_name[] = { "kevent", "epoll" };
 
 struct ks_config {
 	unsigned int conns, reqs, idle, idle_ms, limit_s;
-	unsigned int herd_threads, herd_conns;
+	unsigned int herd_threads, herd_conns, reps;
 	bool quiet;
 };
 
@@ -299,7 +300,7 @@ static void srv_accept(struct server *s)
 		s->c[fd].open = true;
 		s->c[fd].last_ns = ks_now_ns();
 		if (s->api == SRV_KEVENT) {
-			uk[n] = ukevent_socket(fd, KEVENT_SOCKET_RECV, 0);
+			uk[n] = ukevent_socket(fd, KEVENT_SOCKET_RECV, KEVENT_REQ_ALWAYS_QUEUE);
 			uk[n].user_u64 = conn_tag(s, fd);
 			if (++n == BATCH) {
 				SYS(s, kevent_ctl(s->qfd, KEVENT_CTL_ADD, n, uk));
@@ -311,21 +312,16 @@ static void srv_accept(struct server *s)
 			SYS(s, epoll_ctl(s->qfd, EPOLL_CTL_ADD, fd, &ev));
 		}
 	}
-	/* a request already there completes at ADD: those entries come back */
+	/*
+	 * ALWAYS_QUEUE: a connection whose request is already there is
+	 * registered and queued, not completed at ADD (which would need a
+	 * second ADD); only broken entries come back.
+	 */
 	if (n) {
 		int done = SYS(s, kevent_ctl(s->qfd, KEVENT_CTL_ADD, n, uk));
 
-		for (int i = 0; i < done; i++) {
-			fd = (int)(uint32_t)uk[i].user_u64;
-			if (uk[i].ret_flags & KEVENT_RET_BROKEN) {
-				srv_close(s, fd);
-				continue;
-			}
-			/* registered after all (ALWAYS_QUEUE), then serve it */
-			uk[i].req_flags = KEVENT_REQ_ALWAYS_QUEUE;
-			uk[i].ret_flags = 0;
-			SYS(s, kevent_ctl(s->qfd, KEVENT_CTL_ADD, 1, &uk[i]));
-		}
+		for (int i = 0; i < done; i++)
+			srv_close(s, (int)(uint32_t)uk[i].user_u64);
 	}
 }
 
@@ -828,6 +824,7 @@ static void ks_config_default(struct ks_config *c)
 	c->limit_s = 120;
 	c->herd_threads = 4;
 	c->herd_conns = 50;
+	c->reps = 3;
 	c->quiet = false;
 }
 
@@ -839,7 +836,7 @@ int main(int argc, char **argv)
 	int opt, rc = 0;
 
 	ks_config_default(&cfg);
-	while ((opt = getopt(argc, argv, "c:r:i:I:t:n:k:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:r:i:I:t:n:k:p:R:")) != -1) {
 		switch (opt) {
 		case 'c': cfg.conns = (unsigned int)atoi(optarg); break;
 		case 'r': cfg.reqs = (unsigned int)atoi(optarg); break;
@@ -849,8 +846,9 @@ int main(int argc, char **argv)
 		case 'n': cfg.herd_threads = (unsigned int)atoi(optarg); break;
 		case 'k': cfg.herd_conns = (unsigned int)atoi(optarg); break;
 		case 'p': part = optarg; break;
+		case 'R': cfg.reps = (unsigned int)atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: kserver [-c conns] [-r reqs] [-i idle] [-I idle_ms] [-t limit_s] [-n herd_threads] [-k herd_conns] [-p load|herd|all]\n");
+			fprintf(stderr, "usage: kserver [-c conns] [-r reqs] [-i idle] [-I idle_ms] [-t limit_s] [-n herd_threads] [-k herd_conns] [-p load|herd|all] [-R reps]\n");
 			return 2;
 		}
 	}
@@ -861,14 +859,16 @@ int main(int argc, char **argv)
 	ks_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(part, "load") || !strcmp(part, "all")) {
-		for (int api = SRV_KEVENT; api <= SRV_EPOLL; api++) {
-			struct ks_result r;
+		/* interleaved, so that a change of the machine's load hits both */
+		for (unsigned int rep = 0; rep < cfg.reps; rep++)
+			for (int api = SRV_KEVENT; api <= SRV_EPOLL; api++) {
+				struct ks_result r;
 
-			run_load(&cfg, (enum srv_api)api, &r);
-			print_load(&cfg, (enum srv_api)api, &r);
-			if (!load_ok(&cfg, &r))
-				rc = 1;
-		}
+				run_load(&cfg, (enum srv_api)api, &r);
+				print_load(&cfg, (enum srv_api)api, &r);
+				if (!load_ok(&cfg, &r))
+					rc = 1;
+			}
 	}
 	if (!strcmp(part, "herd") || !strcmp(part, "all")) {
 		for (int shared = 1; shared >= 0; shared--)
