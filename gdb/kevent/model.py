@@ -231,11 +231,18 @@ def ring_used(f):
     return (f["size"] - f["uidx"] + f["kidx"]) & 0xffffffff
 
 
+def _counter(v):
+    """An atomic_long_t's value, or a plain counter's (marked_ready is one)."""
+    if v.type.strip_typedefs().code == gdb.TYPE_CODE_STRUCT:
+        return int(v["counter"])
+    return int(v)
+
+
 def queue_stats(q):
     """The counters of q->stat (fdinfo's), as 'name=value' text."""
     stat = field(q, "stat")
     t = stat.type.strip_typedefs()
-    return " ".join("%s=%d" % (f.name, int(stat[f.name]["counter"]))
+    return " ".join("%s=%d" % (f.name, _counter(stat[f.name]))
                     for f in t.fields() if f.name)
 
 
