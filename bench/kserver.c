@@ -10,7 +10,9 @@
  * (kevent_wait(), and kevent_commit() once half the ring is consumed).
  * epoll: the listener, the connections, a timerfd and an eventfd, level
  * triggered, epoll_wait(). Both read once per readiness (level: what is
- * left is reported again) and answer every whole request.
+ * left is reported again) and answer every whole request; edge-triggered
+ * (KEVENT_REQ_ET, EPOLLET) they read until a read leaves the buffer
+ * partly empty.
  *
  * The protocol: a request is 32 bytes {magic, conn, seq, ...}; the
  * response is the same 32 bytes with the response magic and a checksum.
@@ -32,7 +34,8 @@
  *
  * kserver [-c conns] [-r reqs] [-i idle] [-I idle_ms] [-t limit_s]
  *         [-n herd_threads] [-k herd_conns] [-p load|herd|all] [-R reps]
- * (the load runs reps times, kevent and epoll interleaved)
+ * (the load runs reps times: kevent and epoll, level- then edge-triggered,
+ * interleaved)
  * Exit status 1 if any request, response or idle close went wrong.
  * Compiled into the guest suite kevent_server with KSERVER_SUITE (no main).
  */
@@ -82,6 +85,7 @@ static const char *const srv_name[] = { "kevent", "epoll" };
 struct ks_config {
 	unsigned int conns, reqs, idle, idle_ms, limit_s;
 	unsigned int herd_threads, herd_conns, reps;
+	bool et;	/* connections edge-triggered (kevent ET, EPOLLET) */
 	bool quiet;
 };
 
@@ -89,6 +93,7 @@ struct ks_result {
 	unsigned long long requests, ok, bad, lost;
 	unsigned int idle_closed, conns_done;
 	unsigned long long syscalls;
+	long long rechecked, stale;	/* kevent: the queue's fdinfo counters */
 	double seconds;
 };
 
@@ -166,6 +171,7 @@ struct server {
 	enum srv_api api;
 	int lfd, qfd, tfd, efd;
 	unsigned int idle_ms;
+	bool et;
 	struct kevent_ring *ring;
 	unsigned int ridx, uncommitted;
 	struct conn *c;		/* indexed by fd */
@@ -202,12 +208,14 @@ static void srv_want_send(struct server *s, int fd, bool on)
 {
 	if (s->api == SRV_KEVENT) {
 		struct ukevent uk = ukevent_socket(fd, KEVENT_SOCKET_RECV |
-						   (on ? KEVENT_SOCKET_SEND : 0), 0);
+						   (on ? KEVENT_SOCKET_SEND : 0),
+						   s->et ? KEVENT_REQ_ET : 0);
 
 		uk.user_u64 = conn_tag(s, fd);
 		SYS(s, kevent_ctl(s->qfd, KEVENT_CTL_MODIFY, 1, &uk));
 	} else {
-		struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
+		struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0) |
+						    (s->et ? EPOLLET : 0),
 					  .data.u64 = conn_tag(s, fd) };
 
 		SYS(s, epoll_ctl(s->qfd, EPOLL_CTL_MOD, fd, &ev));
@@ -234,39 +242,48 @@ static void srv_flush(struct server *s, int fd)
 		srv_want_send(s, fd, true);
 }
 
+/*
+ * Level: one read per readiness, what is left is reported again. Edge: read
+ * until a read does not fill the buffer (the socket was drained then; data
+ * arriving later is a new edge).
+ */
 static void srv_readable(struct server *s, int fd)
 {
 	struct conn *c = &s->c[fd];
 	bool had_out = c->outlen;
-	unsigned int off = 0;
+	unsigned int off, space;
 	ssize_t n;
 
-	n = SYS(s, recv(fd, c->in + c->inlen, sizeof(c->in) - c->inlen, MSG_DONTWAIT));
-	if (n == 0 || (n < 0 && errno != EAGAIN)) {
-		srv_close(s, fd);
-		return;
-	}
-	if (n < 0)
-		return;
-	c->inlen += (unsigned int)n;
-	c->last_ns = ks_now_ns();
-	while (c->inlen - off >= REQ_SIZE && c->outlen + REQ_SIZE <= sizeof(c->out)) {
-		uint32_t w[REQ_SIZE / 4];
-
-		memcpy(w, c->in + off, REQ_SIZE);
-		off += REQ_SIZE;
-		if (w[0] != REQ_MAGIC) {
+	do {
+		space = sizeof(c->in) - c->inlen;
+		n = SYS(s, recv(fd, c->in + c->inlen, space, MSG_DONTWAIT));
+		if (n == 0 || (n < 0 && errno != EAGAIN)) {
 			srv_close(s, fd);
 			return;
 		}
-		w[0] = RESP_MAGIC;
-		w[3] = resp_sum(w[1], w[2]);
-		memcpy(c->out + c->outlen, w, REQ_SIZE);
-		c->outlen += REQ_SIZE;
-		s->answered++;
-	}
-	memmove(c->in, c->in + off, c->inlen - off);
-	c->inlen -= off;
+		if (n < 0)
+			break;
+		c->inlen += (unsigned int)n;
+		c->last_ns = ks_now_ns();
+		off = 0;
+		while (c->inlen - off >= REQ_SIZE && c->outlen + REQ_SIZE <= sizeof(c->out)) {
+			uint32_t w[REQ_SIZE / 4];
+
+			memcpy(w, c->in + off, REQ_SIZE);
+			off += REQ_SIZE;
+			if (w[0] != REQ_MAGIC) {
+				srv_close(s, fd);
+				return;
+			}
+			w[0] = RESP_MAGIC;
+			w[3] = resp_sum(w[1], w[2]);
+			memcpy(c->out + c->outlen, w, REQ_SIZE);
+			c->outlen += REQ_SIZE;
+			s->answered++;
+		}
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	} while (s->et && (size_t)n == space);
 	if (!had_out)
 		srv_flush(s, fd);
 }
@@ -300,14 +317,16 @@ static void srv_accept(struct server *s)
 		s->c[fd].open = true;
 		s->c[fd].last_ns = ks_now_ns();
 		if (s->api == SRV_KEVENT) {
-			uk[n] = ukevent_socket(fd, KEVENT_SOCKET_RECV, KEVENT_REQ_ALWAYS_QUEUE);
+			uk[n] = ukevent_socket(fd, KEVENT_SOCKET_RECV, KEVENT_REQ_ALWAYS_QUEUE |
+					       (s->et ? KEVENT_REQ_ET : 0));
 			uk[n].user_u64 = conn_tag(s, fd);
 			if (++n == BATCH) {
 				SYS(s, kevent_ctl(s->qfd, KEVENT_CTL_ADD, n, uk));
 				n = 0;
 			}
 		} else {
-			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = conn_tag(s, fd) };
+			struct epoll_event ev = { .events = EPOLLIN | (s->et ? EPOLLET : 0),
+						  .data.u64 = conn_tag(s, fd) };
 
 			SYS(s, epoll_ctl(s->qfd, EPOLL_CTL_ADD, fd, &ev));
 		}
@@ -364,7 +383,7 @@ static void srv_event(struct server *s, uint64_t tag, bool in, bool out)
 		srv_readable(s, fd);
 }
 
-static void srv_setup(struct server *s, enum srv_api api, int lfd, unsigned int idle_ms)
+static void srv_setup(struct server *s, enum srv_api api, int lfd, unsigned int idle_ms, bool et)
 {
 	unsigned int sweep_ms = idle_ms / 4 ? idle_ms / 4 : 1;
 
@@ -372,6 +391,7 @@ static void srv_setup(struct server *s, enum srv_api api, int lfd, unsigned int 
 	s->api = api;
 	s->lfd = lfd;
 	s->idle_ms = idle_ms;
+	s->et = et;
 	s->c = calloc(MAX_FDS, sizeof(*s->c));
 	if (!s->c)
 		ks_die("calloc");
@@ -541,7 +561,7 @@ static void run_load(const struct ks_config *cfg, enum srv_api api, struct ks_re
 		ks_die("calloc");
 	memset(r, 0, sizeof(*r));
 	lfd = ks_listener(&sa, 4096);
-	srv_setup(s, api, lfd, cfg->idle_ms);
+	srv_setup(s, api, lfd, cfg->idle_ms, cfg->et);
 	if (pthread_create(&th, NULL, srv_thread, s))
 		ks_die("pthread_create");
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -623,6 +643,10 @@ static void run_load(const struct ks_config *cfg, enum srv_api api, struct ks_re
 	srv_stop(s);
 	pthread_join(th, NULL);
 	r->syscalls = atomic_load(&s->syscalls);
+	if (api == SRV_KEVENT) {
+		r->rechecked = kevent_fdinfo(s->qfd, "rechecked");
+		r->stale = kevent_fdinfo(s->qfd, "stale");
+	}
 	srv_teardown(s);
 	close(lfd);
 	close(ep);
@@ -642,11 +666,15 @@ static bool load_ok(const struct ks_config *cfg, const struct ks_result *r)
 #ifndef KSERVER_SUITE
 static void print_load(const struct ks_config *cfg, enum srv_api api, const struct ks_result *r)
 {
-	printf("server %-6s conns %u reqs/conn %u: %llu/%llu responses ok, %llu bad, %llu lost, idle closed %u/%u; %.0f requests/s, %.2f syscalls/request (%.2f s)\n",
-	       srv_name[api], cfg->conns, cfg->reqs, r->ok, (unsigned long long)cfg->conns * cfg->reqs,
-	       r->bad, r->lost, r->idle_closed, cfg->idle,
+	printf("server %-6s %s conns %u reqs/conn %u: %llu/%llu responses ok, %llu bad, %llu lost, idle closed %u/%u; %.0f requests/s, %.2f syscalls/request (%.2f s)",
+	       srv_name[api], cfg->et ? "ET" : "LT", cfg->conns, cfg->reqs, r->ok,
+	       (unsigned long long)cfg->conns * cfg->reqs, r->bad, r->lost, r->idle_closed, cfg->idle,
 	       r->seconds > 0 ? (double)r->ok / r->seconds : 0.0,
 	       r->ok ? (double)r->syscalls / (double)r->ok : 0.0, r->seconds);
+	if (api == SRV_KEVENT && r->ok)
+		printf("; %.2f re-checks, %.2f stale per request",
+		       (double)r->rechecked / (double)r->ok, (double)r->stale / (double)r->ok);
+	printf("\n");
 	fflush(stdout);
 }
 #endif
@@ -825,6 +853,7 @@ static void ks_config_default(struct ks_config *c)
 	c->herd_threads = 4;
 	c->herd_conns = 50;
 	c->reps = 3;
+	c->et = false;
 	c->quiet = false;
 }
 
@@ -859,16 +888,18 @@ int main(int argc, char **argv)
 	ks_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(part, "load") || !strcmp(part, "all")) {
-		/* interleaved, so that a change of the machine's load hits both */
+		/* interleaved, so that a change of the machine's load hits all */
 		for (unsigned int rep = 0; rep < cfg.reps; rep++)
-			for (int api = SRV_KEVENT; api <= SRV_EPOLL; api++) {
-				struct ks_result r;
+			for (int et = 0; et <= 1; et++)
+				for (int api = SRV_KEVENT; api <= SRV_EPOLL; api++) {
+					struct ks_result r;
 
-				run_load(&cfg, (enum srv_api)api, &r);
-				print_load(&cfg, (enum srv_api)api, &r);
-				if (!load_ok(&cfg, &r))
-					rc = 1;
-			}
+					cfg.et = et;
+					run_load(&cfg, (enum srv_api)api, &r);
+					print_load(&cfg, (enum srv_api)api, &r);
+					if (!load_ok(&cfg, &r))
+						rc = 1;
+				}
 	}
 	if (!strcmp(part, "herd") || !strcmp(part, "all")) {
 		for (int shared = 1; shared >= 0; shared--)

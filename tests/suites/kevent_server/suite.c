@@ -30,15 +30,16 @@ static void small_config(struct ks_config *c)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void load(enum srv_api api)
+static void load(enum srv_api api, bool et)
 {
 	struct ks_config cfg;
 	struct ks_result r;
 
 	small_config(&cfg);
+	cfg.et = et;
 	run_load(&cfg, api, &r);
-	kt_log("%s: %llu/%llu ok, %llu bad, %llu lost, idle closed %u/%u, %.0f requests/s, %.2f syscalls/request",
-	       srv_name[api], r.ok, (unsigned long long)cfg.conns * cfg.reqs, r.bad, r.lost,
+	kt_log("%s %s: %llu/%llu ok, %llu bad, %llu lost, idle closed %u/%u, %.0f requests/s, %.2f syscalls/request",
+	       srv_name[api], et ? "ET" : "LT", r.ok, (unsigned long long)cfg.conns * cfg.reqs, r.bad, r.lost,
 	       r.idle_closed, cfg.idle, r.seconds > 0 ? (double)r.ok / r.seconds : 0.0,
 	       r.ok ? (double)r.syscalls / (double)r.ok : 0.0);
 	KT_EXPECT_EQ(r.ok, (unsigned long long)cfg.conns * cfg.reqs);
@@ -50,12 +51,22 @@ static void load(enum srv_api api)
 
 TEST_TIMEOUT(load_kevent, 90)
 {
-	load(SRV_KEVENT);
+	load(SRV_KEVENT, false);
 }
 
 TEST_TIMEOUT(load_epoll, 90)
 {
-	load(SRV_EPOLL);
+	load(SRV_EPOLL, false);
+}
+
+TEST_TIMEOUT(load_kevent_et, 90)
+{
+	load(SRV_KEVENT, true);
+}
+
+TEST_TIMEOUT(load_epoll_et, 90)
+{
+	load(SRV_EPOLL, true);
 }
 
 static void herd(bool shared)
