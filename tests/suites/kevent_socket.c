@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kevent_socket - the SOCKET storage (type 0) on TCP (127.0.0.1) and UNIX
- * sockets: ACCEPT on listeners, RECV for data and end of file, SEND for
- * write space; ret_data; the request flags (ONESHOT, ET, level re-check,
- * LAST_CHECK, ALWAYS_QUEUE, WAKEUP_ONE for threads of one queue and for
- * one queue per worker); MODIFY; every refused request with its exact
- * errno; and the close of a socket while kevents watch it (they are
- * removed, whatever their state). docs/abi.md is the contract.
+ * kevent_socket - the SOCKET storage (type 0) on TCP (127.0.0.1, ::1) and
+ * UNIX sockets: ACCEPT on listeners, RECV for data and end of file, SEND
+ * for write space; ret_data; the request flags (ONESHOT, ET, level
+ * re-check, LAST_CHECK, ALWAYS_QUEUE, WAKEUP_ONE for threads of one queue
+ * and for one queue per worker, and its pass-on when a ready WAKEUP_ONE
+ * kevent is removed); MODIFY; every refused request with its exact errno;
+ * and the close of a socket while kevents watch it (they are removed,
+ * whatever their state, also while other threads dequeue them).
+ * docs/abi.md is the contract.
  *
  * "Must wake" checks are bounded (KT_SOON_MS); nothing here asserts a
  * time. Sleepers are seen asleep in their system call before anything
@@ -178,6 +180,41 @@ TEST(tcp_accept_recv_eof)
 	KT_EXPECT_EQ(ev.user_u64, 0x2);
 	KT_EXPECT_EQ(ev.ret_data[0], RECV);
 	KT_EXPECT_EQ(recv(as, buf, 1, MSG_DONTWAIT), 0);
+}
+
+/* TCP over IPv6 (::1): ACCEPT and RECV as over IPv4. */
+TEST(tcp6_accept_recv)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sa);
+	int q = kt_queue(), ls, cs, as;
+	struct ukevent ev;
+	long long deadline;
+
+	kt_loopback_up();
+	ls = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ls < 0)
+		kt_skip("no IPv6 sockets");
+	/* ::1 appears on lo shortly after lo comes up */
+	deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
+	while (bind(ls, (struct sockaddr *)&sa, sizeof(sa)))
+		if (errno != EADDRNOTAVAIL || kt_mono_ns() > deadline)
+			kt_skip("cannot bind ::1");
+		else
+			kt_msleep(10);
+	KT_ASSERT_OK(listen(ls, 8));
+	KT_ASSERT_OK(getsockname(ls, (struct sockaddr *)&sa, &len));
+	kt_add_socket(q, ls, ACCEPT, 0, 0x6);
+	cs = (int)KT_ASSERT_OK(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	KT_ASSERT_OK(connect(cs, (struct sockaddr *)&sa, sizeof(sa)));
+	ev = wait_one(q);
+	KT_EXPECT_EQ(ev.ret_data[0], ACCEPT);
+	as = (int)KT_ASSERT_OK(accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+	kt_add_socket(q, as, RECV, KEVENT_REQ_ONESHOT, 0x7);
+	put(cs, "v6");
+	ev = wait_one(q);
+	KT_EXPECT_EQ(ev.user_u64, 0x7);
+	KT_EXPECT_EQ(ev.ret_data[0], RECV);
 }
 
 /* A connection to a listener does not reach the listener's kevent later. */
@@ -513,6 +550,45 @@ TEST(wakeup_one_queues)
 		if (!kt_waiter_join(&w[i], KT_SOON_MS))
 			kt_fail_at(__FILE__, __LINE__, "waiter %d did not leave after READY 0", i);
 	}
+}
+
+/*
+ * A WAKEUP_ONE kevent removed while its event waited undelivered may have
+ * been the one its connection's wake-up stopped at: the removal passes it
+ * on to the socket's other kevents if a connection is still pending.
+ * Queue B (ET) has already taken its event; A's is still ready when A
+ * removes it: B is told again. Without WAKEUP_ONE on A, nothing is passed.
+ */
+static void removal_passes_on(__u32 a_flags, int want_b)
+{
+	struct sockaddr_in sa;
+	int qa = kt_queue(), qb = kt_queue(), ls;
+	struct ukevent uk, buf[2];
+
+	ls = kt_tcp_listener(&sa, 8);
+	kt_add_socket(qa, ls, ACCEPT, a_flags, 0xa);
+	kt_add_socket(qb, ls, ACCEPT, KEVENT_REQ_ET, 0xb);
+	kt_tcp_connect(&sa);
+	/* nobody sleeps: the connection marks both */
+	KT_ASSERT_EQ(kt_ready_now(qb, buf, 2), 1);
+	KT_EXPECT_EQ(kt_ready_now(qb, buf, 2), 0);
+	KT_ASSERT_EQ(kevent_fdinfo(qa, KFD_READY), 1);
+	uk = ukevent_socket(ls, ACCEPT, 0);
+	uk.user_u64 = 0xa;
+	KT_EXPECT_EQ(kt_ctl1(qa, KEVENT_CTL_REMOVE, &uk), 1);
+	KT_EXPECT_EQ(kt_ready_now(qb, buf, 2), want_b);
+	if (want_b)
+		KT_EXPECT_EQ(buf[0].ret_data[0], ACCEPT);
+}
+
+TEST(wakeup_one_removal_passes_on)
+{
+	removal_passes_on(KEVENT_REQ_WAKEUP_ONE, 1);
+}
+
+TEST(removal_without_wakeup_one_passes_nothing)
+{
+	removal_passes_on(0, 0);
 }
 
 /* ---- close while registered ------------------------------------------ */
