@@ -26,8 +26,8 @@
  * it: syscalls per request are the server's calls divided by the requests
  * answered. Requests per second are measured by the load generator.
  *
- * The herd part: N acceptor threads on one listening socket, one queue
- * for all or one queue each, with a SOCKET ACCEPT kevent with
+ * The herd part: N acceptors on one listening socket, threads with one
+ * queue for all or one queue each, or processes with one queue each, with a SOCKET ACCEPT kevent with
  * KEVENT_REQ_WAKEUP_ONE, or a POLL POLLIN kevent without it, on the same
  * socket. One connection at a time; the queues' fdinfo "wakeups" and the
  * acceptors' voluntary context switches give the wake-ups per connection.
@@ -61,6 +61,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -684,8 +685,14 @@ static void print_load(const struct ks_config *cfg, enum srv_api api, const stru
 enum herd_kind { HERD_SOCKET_ONE, HERD_POLL_ALL };
 static const char *const herd_name[] = { "socket-wakeone", "poll" };
 
+/* Threads of one queue, threads with a queue each, processes with one each. */
+enum herd_mode { HERD_SHARED, HERD_THREADS, HERD_PROCS };
+static const char *const herd_mode_name[] = { "threads, one queue", "threads, queue each",
+					       "processes, queue each" };
+
 struct acceptor {
 	pthread_t th;
+	pid_t pid;		/* HERD_PROCS */
 	atomic_int tid;
 	int q, lfd;
 	atomic_uint accepted, empty;
@@ -698,6 +705,7 @@ static void *acceptor_fn(void *arg)
 	struct ukevent uk[4];
 
 	atomic_store(&a->tid, (int)syscall(SYS_gettid));
+	/* the queue's fdinfo waiters, read by the driver, says when it sleeps */
 	while (!atomic_load(&a->quit)) {
 		int n = kevent_get_events(a->q, 1, 4, NULL, uk, 0), fd;
 
@@ -720,7 +728,7 @@ static long long task_nvcsw(int tid)
 	long long v = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -751,11 +759,19 @@ static bool herd_asleep(struct acceptor *a, unsigned int n, bool shared, long lo
 	return false;
 }
 
-static bool run_herd(const struct ks_config *cfg, enum herd_kind kind, bool shared,
+/*
+ * The queues are created here, also for processes: a queue belongs to no
+ * process, each acceptor waits on its own, and this driver keeps the
+ * descriptors to read their fdinfo and to make their waiters leave. The
+ * acceptors' counters are in shared memory.
+ */
+static bool run_herd(const struct ks_config *cfg, enum herd_kind kind, enum herd_mode mode,
 		     struct herd_result *hr)
 {
+	bool shared = mode == HERD_SHARED;
 	unsigned int n = cfg->herd_threads, i, c;
-	struct acceptor *a = calloc(n, sizeof(*a));
+	struct acceptor *a = mmap(NULL, n * sizeof(*a), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	long long deadline = ks_now_ns() + (long long)cfg->limit_s * 1000000000LL;
 	long long w0 = 0, w1 = 0, v0 = 0, v1 = 0;
 	unsigned int total = 0, empty = 0;
@@ -763,8 +779,8 @@ static bool run_herd(const struct ks_config *cfg, enum herd_kind kind, bool shar
 	int lfd, q0 = -1;
 	bool ok = true;
 
-	if (!a)
-		ks_die("calloc");
+	if (a == MAP_FAILED)
+		ks_die("mmap");
 	memset(hr, 0, sizeof(*hr));
 	lfd = ks_listener(&sa, 64);
 	for (i = 0; i < n; i++) {
@@ -781,8 +797,17 @@ static bool run_herd(const struct ks_config *cfg, enum herd_kind kind, bool shar
 				ks_die("herd queue");
 			q0 = a[i].q;
 		}
-		if (pthread_create(&a[i].th, NULL, acceptor_fn, &a[i]))
+		if (mode == HERD_PROCS) {
+			a[i].pid = fork();
+			if (a[i].pid < 0)
+				ks_die("fork");
+			if (!a[i].pid) {
+				acceptor_fn(&a[i]);
+				_exit(0);
+			}
+		} else if (pthread_create(&a[i].th, NULL, acceptor_fn, &a[i])) {
 			ks_die("pthread_create");
+		}
 	}
 	ok = herd_asleep(a, n, shared, deadline);
 	for (i = 0; i < n; i++) {
@@ -823,21 +848,25 @@ static bool run_herd(const struct ks_config *cfg, enum herd_kind kind, bool shar
 		atomic_store(&a[i].quit, true);
 	for (i = 0; i < (shared ? 1 : n); i++)
 		kevent_ctl(a[i].q, KEVENT_CTL_READY, 0, NULL);
-	for (i = 0; i < n; i++)
-		pthread_join(a[i].th, NULL);
+	for (i = 0; i < n; i++) {
+		if (mode == HERD_PROCS)
+			waitpid(a[i].pid, NULL, 0);
+		else
+			pthread_join(a[i].th, NULL);
+	}
 	for (i = 0; i < (shared ? 1 : n); i++)
 		close(a[i].q);
 	close(lfd);
-	free(a);
+	munmap(a, n * sizeof(*a));
 	return ok && hr->accepted == cfg->herd_conns;
 }
 
 #ifndef KSERVER_SUITE
-static void print_herd(const struct ks_config *cfg, enum herd_kind kind, bool shared,
+static void print_herd(const struct ks_config *cfg, enum herd_kind kind, enum herd_mode mode,
 		       const struct herd_result *hr)
 {
-	printf("herd   %-14s %-13s threads %u: %u/%u connections accepted; %.2f wake-ups, %.2f voluntary switches, %.2f empty accepts per connection\n",
-	       herd_name[kind], shared ? "one queue" : "queue each", cfg->herd_threads,
+	printf("herd   %-14s %-21s x%u: %u/%u connections accepted; %.2f wake-ups, %.2f voluntary switches, %.2f empty accepts per connection\n",
+	       herd_name[kind], herd_mode_name[mode], cfg->herd_threads,
 	       hr->accepted, cfg->herd_conns, hr->wakeups, hr->nvcsw, hr->empty);
 	fflush(stdout);
 }
@@ -902,13 +931,13 @@ int main(int argc, char **argv)
 				}
 	}
 	if (!strcmp(part, "herd") || !strcmp(part, "all")) {
-		for (int shared = 1; shared >= 0; shared--)
+		for (int m = HERD_SHARED; m <= HERD_PROCS; m++)
 			for (int k = HERD_SOCKET_ONE; k <= HERD_POLL_ALL; k++) {
 				struct herd_result hr;
 
-				if (!run_herd(&cfg, (enum herd_kind)k, shared, &hr))
+				if (!run_herd(&cfg, (enum herd_kind)k, (enum herd_mode)m, &hr))
 					rc = 1;
-				print_herd(&cfg, (enum herd_kind)k, shared, &hr);
+				print_herd(&cfg, (enum herd_kind)k, (enum herd_mode)m, &hr);
 			}
 	}
 	return rc;

@@ -69,15 +69,15 @@ TEST_TIMEOUT(load_epoll_et, 90)
 	load(SRV_EPOLL, true);
 }
 
-static void herd(bool shared)
+static void herd(enum herd_mode mode)
 {
 	struct ks_config cfg;
 	struct herd_result hr;
 
 	small_config(&cfg);
-	KT_EXPECT(run_herd(&cfg, HERD_SOCKET_ONE, shared, &hr));
+	KT_EXPECT(run_herd(&cfg, HERD_SOCKET_ONE, mode, &hr));
 	kt_log("%s: %u/%u accepted, %.2f wake-ups, %.2f switches, %.2f empty accepts per connection",
-	       shared ? "one queue" : "queue each", hr.accepted, cfg.herd_conns, hr.wakeups,
+	       herd_mode_name[mode], hr.accepted, cfg.herd_conns, hr.wakeups,
 	       hr.nvcsw, hr.empty);
 	KT_EXPECT_EQ(hr.accepted, cfg.herd_conns);
 	/* one kevent wake-up per connection, never an accept() that finds none */
@@ -87,10 +87,15 @@ static void herd(bool shared)
 
 TEST_TIMEOUT(herd_wakeup_one_threads, 90)
 {
-	herd(true);
+	herd(HERD_SHARED);
 }
 
 TEST_TIMEOUT(herd_wakeup_one_queues, 90)
 {
-	herd(false);
+	herd(HERD_THREADS);
+}
+
+TEST_TIMEOUT(herd_wakeup_one_processes, 90)
+{
+	herd(HERD_PROCS);
 }
