@@ -84,6 +84,12 @@ bench: ## benchmark poll/epoll/io_uring/kevent in one boot (build/bench/, docs/p
 bench-libevent: ## libevent's bench/bench_cascade on kevent (get_events, ring), epoll, poll in one boot; ratios to epoll
 	@$(S)/bench-libevent.sh
 
+# Issue 15's server: kevent against epoll under one load, and the accept
+# herd (scripts/bench-server.sh, bench/kserver.c).
+.PHONY: bench-server
+bench-server: ## the TCP server on kevent and on epoll under load, and the accept herd, in one boot (build/bench/kserver.txt)
+	@$(S)/bench-server.sh
+
 test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), then make lab-validate; one summary
 	@$(S)/test-all.sh
 

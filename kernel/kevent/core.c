@@ -122,6 +122,9 @@
 
 /* Storage types, indexed by KEVENT_* type; NULL for unimplemented ones. */
 static const struct kevent_callbacks *const kevent_types[KEVENT_MAX_TYPES] = {
+#ifdef CONFIG_KEVENT_SOCKET
+	[KEVENT_SOCKET]	= &kevent_socket_callbacks,
+#endif
 #ifdef CONFIG_KEVENT_TIMER
 	[KEVENT_TIMER]	= &kevent_timer_callbacks,
 #endif

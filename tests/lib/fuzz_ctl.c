@@ -98,9 +98,11 @@ static struct epred predict_entry(struct mq *q, unsigned int cmd, const struct u
 			p.errs |= B_EEXIST;
 		if (e->type == KEVENT_POLL && !m_validate(e))
 			p.errs |= fd_poll_errs((int)e->id.raw[0]);
+		if (e->type == KEVENT_SOCKET && !m_validate(e))
+			p.errs |= fd_sock_errs((int)e->id.raw[0]);
 		if (p.errs & B_UNKNOWN) {
 			p.errs &= ~B_UNKNOWN;
-			if (!(p.errs & ~B_EPERM)) {
+			if (!(p.errs & ~(B_EPERM | B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT))) {
 				p.may_ok = p.may_register = true;
 				p.may_complete = !(e->req_flags & KEVENT_REQ_ALWAYS_QUEUE);
 			}
@@ -109,7 +111,7 @@ static struct epred predict_entry(struct mq *q, unsigned int cmd, const struct u
 		if (!p.errs) {
 			p.may_ok = true;
 			p.may_register = true;
-			p.may_complete = e->type == KEVENT_POLL &&
+			p.may_complete = (e->type == KEVENT_POLL || e->type == KEVENT_SOCKET) &&
 					 !(e->req_flags & KEVENT_REQ_ALWAYS_QUEUE);
 		}
 		return p;

@@ -22,6 +22,9 @@ unsigned int ebit(int e)
 	case EMFILE: return B_EMFILE;
 	case ENFILE: return B_ENFILE;
 	case ENOMEM: return B_ENOMEM;
+	case ENOTSOCK: return B_ENOTSOCK;
+	case EAFNOSUPPORT: return B_EAFNOSUPPORT;
+	case EPROTONOSUPPORT: return B_EPROTONOSUPPORT;
 	default: return 0;
 	}
 }
@@ -233,6 +236,30 @@ unsigned int fd_poll_errs(int fd)
 	return fcntl(fd, F_GETFD) < 0 ? B_EBADF : B_UNKNOWN | B_EPERM;
 }
 
+/* Errors of a descriptor as a KEVENT_SOCKET target (0: a UNIX socket). */
+unsigned int fd_sock_errs(int fd)
+{
+	for (int i = 0; i < fzw.nfds; i++) {
+		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
+			continue;
+		switch (fzw.fds[i].kind) {
+		case F_OPATH:
+		case F_NEG:
+		case F_HUGE:
+			return B_EBADF;
+		case F_SOCK:
+			return 0;
+		case F_UDP:
+			return B_EPROTONOSUPPORT;
+		default:
+			return B_ENOTSOCK;
+		}
+	}
+	/* not a descriptor of ours (stdio, ...): not a socket, or unknown */
+	return fcntl(fd, F_GETFD) < 0 ? B_EBADF :
+	       B_UNKNOWN | B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT;
+}
+
 /* ---- the model ------------------------------------------------------------ */
 
 struct mkev *m_find(struct mq *q, uint32_t type, uint64_t id)
@@ -295,6 +322,11 @@ unsigned int m_validate(const struct ukevent *e)
 	case KEVENT_TIMER:
 		if (e->event != KEVENT_TIMER_FIRED || e->id.raw[1] >= NSEC ||
 		    (!e->id.raw[0] && !e->id.raw[1]))
+			err |= B_EINVAL;
+		break;
+	case KEVENT_SOCKET:
+		if (!e->event || (e->event & ~(uint32_t)(KEVENT_SOCKET_RECV | KEVENT_SOCKET_ACCEPT |
+							  KEVENT_SOCKET_SEND)))
 			err |= B_EINVAL;
 		break;
 	case KEVENT_POLL:
@@ -457,8 +489,9 @@ void m_delivered(struct mq *q, const struct ukevent *e, const char *how)
 			FZF("%s: timer delivered with %u expiries", how, e->ret_data[1]);
 		break;
 	case KEVENT_POLL:
+	case KEVENT_SOCKET:
 		if (!e->ret_data[0])
-			FZF("%s: POLL id %#llx (event %#x flags %#x) delivered with an empty mask (ret_flags %#x, ret_data[1] %u)",
+			FZF("%s: POLL/SOCKET id %#llx (event %#x flags %#x) delivered with an empty mask (ret_flags %#x, ret_data[1] %u)",
 			    how, (unsigned long long)k->id, e->event, e->req_flags, e->ret_flags,
 			    e->ret_data[1]);
 		break;

@@ -107,6 +107,15 @@ static inline struct ukevent ukevent_poll(int fd, __u32 events, __u32 req_flags)
 	return uk;
 }
 
+/* A KEVENT_SOCKET request on socket fd for the KEVENT_SOCKET_* bits. */
+static inline struct ukevent ukevent_socket(int fd, __u32 events, __u32 req_flags)
+{
+	struct ukevent uk = ukevent_poll(fd, events, req_flags);
+
+	uk.type = KEVENT_SOCKET;
+	return uk;
+}
+
 /* ---- timeouts -------------------------------------------------------- */
 
 static inline struct __kernel_timespec kevent_ts(long long sec, long long nsec)

@@ -23,6 +23,7 @@
 #define _LINUX_KEVENT_H
 
 #include <linux/fs.h>
+#include <uapi/linux/kevent.h>
 
 struct k_itimer;
 struct kernel_siginfo;
@@ -95,5 +96,17 @@ static inline void kevent_posix_timer_release(struct k_itimer *timr)
 }
 
 #endif /* CONFIG_KEVENT_POSIX_TIMER */
+
+/*
+ * SOCKET kevents (kevent/storage_socket.c): the default wake-up callbacks
+ * of a sock report through sk_kevent_notify() in <net/sock.h>, and the
+ * socket's close removes the kevents through sk_kevent_release().
+ */
+struct sock;
+
+#ifdef CONFIG_KEVENT_SOCKET
+void kevent_sock_notify(struct sock *sk, u32 event);
+void kevent_sock_release(struct sock *sk);
+#endif
 
 #endif /* _LINUX_KEVENT_H */

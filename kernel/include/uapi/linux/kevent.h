@@ -34,7 +34,7 @@
 #endif
 
 /* Event types (struct ukevent.type). Values are the original series'. */
-#define KEVENT_SOCKET		0	/* reserved, not implemented */
+#define KEVENT_SOCKET		0	/* TCP and UNIX sockets */
 #define KEVENT_INODE		1	/* reserved, not implemented */
 #define KEVENT_TIMER		2
 #define KEVENT_POLL		3
@@ -68,6 +68,11 @@
 /* KEVENT_TIMER events. */
 #define KEVENT_TIMER_FIRED	0x1
 
+/* KEVENT_SOCKET events. */
+#define KEVENT_SOCKET_RECV	0x1	/* data, or end of file, to read */
+#define KEVENT_SOCKET_ACCEPT	0x2	/* a connection waits on a listener */
+#define KEVENT_SOCKET_SEND	0x4	/* write space */
+
 /*
  * KEVENT_SIGNAL events; id.raw_u64 is the signal number, plus
  * KEVENT_SIGNAL_NOMASK to take the signal instead of letting the process
@@ -97,9 +102,10 @@
 
 /**
  * struct kevent_id - what the event is about
- * @raw: type specific: the fd for KEVENT_POLL, seconds and nanoseconds of
- *	 the period for KEVENT_TIMER, the signal number for KEVENT_SIGNAL,
- *	 the timer id for KEVENT_POSIX_TIMER, anything for KEVENT_USER.
+ * @raw: type specific: the fd for KEVENT_POLL and KEVENT_SOCKET, seconds and
+ *	 nanoseconds of the period for KEVENT_TIMER, the signal number for
+ *	 KEVENT_SIGNAL, the timer id for KEVENT_POSIX_TIMER, anything for
+ *	 KEVENT_USER.
  * @raw_u64: the same eight bytes as one number (forces 8-byte alignment).
  */
 struct kevent_id {
