@@ -1764,6 +1764,85 @@ static void targets(struct tables *ts, const struct jv *agg)
 	target_kmsg(t, agg);
 }
 
+/*
+ * One headline row: kevent's events/s over epoll's (the inverse of the
+ * time-per-event ratio), TCP sockets as the original's benchmark used, at
+ * the largest N of the run up to the original's 2,000 and A = 100.
+ */
+static void headline_events(struct table *t, const struct jv *agg, const char *mode, const char *original,
+			    const char *kapi, const char *eapi)
+{
+	const struct jv *rd = arr(agg, "readiness"), *x = NULL, *b = NULL;
+	double reps = jd(jneed(agg, "meta", J_OBJ), "reps"), n = 0;
+	struct nums inv = { 0, 0, NULL };
+	char *row[4];
+	size_t i;
+	bool ok;
+
+	for (i = 0; i < rd->n; i++) {
+		const struct jv *c = rd->items[i];
+
+		if (!strcmp(js(c, "source"), "tcp") && !strcmp(js(c, "api"), kapi) && jd(c, "a") == 100 &&
+		    jd(c, "n") <= 2000 && jd(c, "n") > n) {
+			n = jd(c, "n");
+			x = c;
+		}
+	}
+	if (x)
+		b = cell_of(rd, "tcp", n, 100, eapi);
+	row[0] = fmt("event benchmark, %s: kevent events/s over epoll's", mode);
+	row[1] = xstrdup(original);
+	if (b) {
+		struct nums r = paired_ratios(x, b, reps, &ok);
+		struct num m, lo, hi;
+
+		for (i = 0; i < r.n; i++)
+			push(&inv, r.x[i].v ? 1 / r.x[i].v : 0, false);
+		m = median(&inv);
+		lo = inv.x[0];
+		hi = inv.x[0];
+		for (i = 1; i < inv.n; i++) {
+			if (inv.x[i].v < lo.v)
+				lo = inv.x[i];
+			if (inv.x[i].v > hi.v)
+				hi = inv.x[i];
+		}
+		row[2] = inv.n ? fmt("%.2f (%.2f-%.2f)", m.v, lo.v, hi.v) : xstrdup("not measured");
+		row[3] = fmt("readiness, TCP sockets, N = %.0f, A = 100, `%s` against `%s`", n, kapi, eapi);
+		free(r.x);
+		free(inv.x);
+	} else {
+		row[2] = xstrdup("not measured in this run");
+		row[3] = xstrdup("readiness with TCP sockets and A = 100");
+	}
+	add_row(t, row);
+}
+
+/* The original's published figures beside this lab's, kevent over epoll. */
+static void headline(struct tables *ts, const struct jv *agg)
+{
+	static char *head[] = { "comparison", "original (2006, 2.4 GHz Xeon)", "this lab: median (min-max)",
+				"measured by" };
+	struct table *t = new_table(ts, xstrdup("The original's figures and this lab's, kevent over epoll (above 1: kevent ahead)"),
+				    4, head);
+	char *row[4];
+
+	headline_events(t, agg, "level-triggered", "59.8k / 57.4k events/s = 1.04 (2,000 sockets)", "kevent-lt",
+			"epoll-lt");
+	headline_events(t, agg, "edge-triggered", "78.3k / ~71k events/s = 1.10 (2,000 sockets)", "kevent-et",
+			"epoll-et");
+	row[0] = xstrdup("web server: kevent requests/s over epoll's");
+	row[1] = xstrdup("3,380 / 2,200-2,500 requests/s = 1.35-1.54 (httperf)");
+	row[2] = xstrdup("see docs/performance-server.md");
+	row[3] = xstrdup("`make bench-server` (bench/kserver.c, kevent and epoll in one boot)");
+	add_row(t, row);
+	row[0] = xstrdup("libevent's bench and bench_cascade: epoll time over kevent's");
+	row[1] = xstrdup("(not published)");
+	row[2] = xstrdup("see \"libevent on kevent\" below");
+	row[3] = xstrdup("`make bench-libevent`");
+	add_row(t, row);
+}
+
 /* The tables shared by the text and the Markdown output. */
 static struct tables sections(const struct jv *agg)
 {
@@ -1776,6 +1855,7 @@ static struct tables sections(const struct jv *agg)
 	for (i = 0; i < NAPI; i++)
 		if (api_in(rd, api_order[i]))
 			apis[napi++] = api_order[i];
+	headline(&ts, agg);
 	targets(&ts, agg);
 	for (s = 0; s < NSRC; s++) {
 		size_t nk = keys_of(rd, src_order[s], keys);
