@@ -26,6 +26,13 @@ static void quick_part(enum part p)
 	cfg.registration = p == PART_REG;
 	cfg.herd = p == PART_HERD;
 	cfg.timer = p == PART_TIMER;
+	/*
+	 * 100 timers, not 1,000: the part creates them six times over
+	 * (kevent and timerfd, delivered and undelivered), which took more
+	 * than a minute on the debug kernel; the counters are what is
+	 * checked here, make bench measures with 1,000.
+	 */
+	cfg.timers = 100;
 	run_all();
 	names = part_apis(p, &n);
 	for (i = 0; i < n; i++) {
@@ -65,7 +72,7 @@ TEST_TIMEOUT(herd_exactly_once, 120)
 	quick_part(PART_HERD);
 }
 
-TEST_TIMEOUT(timers_exactly_once, 60)
+TEST_TIMEOUT(timers_exactly_once, 120)
 {
 	quick_part(PART_TIMER);
 }
