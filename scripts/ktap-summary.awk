@@ -101,6 +101,10 @@ line ~ /^\[ *[0-9]+\.[0-9]+\] / {
 	s = line
 	sub(/^ *# Subtest: /, "", s)
 	subtest[d] = s
+	# A kernel splat from here on is blamed on this suite: the console
+	# carries KTAP, not the kernel log's per-test markers (a printk on the
+	# console would cut the KTAP lines the serial port is sending).
+	marker = s " (before its first result)"
 	if (d == 1 && doc_name ~ /^document /)
 		doc_name = "guest"
 	next
@@ -125,6 +129,8 @@ line ~ /^\[ *[0-9]+\.[0-9]+\] / {
 	skip = (name ~ /# *[Ss][Kk][Ii][Pp]/)
 	sub(/ *#.*$/, "", name)
 	full = (d in subtest) ? subtest[d] "." name : name
+	if (d in subtest)
+		marker = subtest[d] " (after " name ")"
 	if (deeper[d]) {
 		# A suite's own verdict: its tests were counted one by one, but a
 		# suite that failed with no failing test (crash, timeout) counts.
