@@ -36,7 +36,7 @@
  * would have to restore the pointers in exact reverse order, which
  * nothing enforces, and because the hooked callbacks would have to be
  * saved per sock and per callback. The hooks are in
- * kernel/patches/0003-kevent-socket.patch.
+ * kernel/patches/0005-kevent-socket.patch.
  *
  * No ->poll is called in the notification path: the callbacks say what
  * happened, and that is the event. The socket's ->poll is only called in
