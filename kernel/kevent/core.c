@@ -117,6 +117,7 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <trace/events/kevent.h>
 
 #include "kevent.h"
 
@@ -334,13 +335,17 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 			      u32 event, bool count)
 {
 	struct kevent_queue *q = k->queue;
+	int verdict = KEVENT_TRACE_ALREADY;
 	int ret, woken = 0;
 
 	lockdep_assert_held(&st->lock);
 
 	ret = k->cb->callback(k, event);
-	if (ret <= KEVENT_CB_NOT_READY)
+	if (ret <= KEVENT_CB_NOT_READY) {
+		trace_kevent_storage_ready(&k->event, k->fired, event,
+					   KEVENT_TRACE_IGNORED, false);
 		return KEVENT_FIRE_IGNORED;
+	}
 	if (count && k->fired != U32_MAX)
 		k->fired++;
 
@@ -349,11 +354,17 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 		k->flags |= KEVENT_F_RECHECK;
 	if (k->flags & KEVENT_F_INFLIGHT) {
 		k->flags |= KEVENT_F_PENDING;
+		verdict = KEVENT_TRACE_PENDING;
 	} else if (!(k->flags & KEVENT_F_READY)) {
 		kevent_link_ready(q, k, false);
 		atomic_long_inc(&q->stat.marked_ready);
-		woken = kevent_queue_wake(q, kevent_wakes_one(k));
+		verdict = KEVENT_TRACE_QUEUED;
 	}
+	/* before the wake-up, so that the threads it wakes follow it */
+	trace_kevent_storage_ready(&k->event, k->fired, event, verdict,
+				   kevent_wakes_one(k));
+	if (verdict == KEVENT_TRACE_QUEUED)
+		woken = kevent_queue_wake(q, kevent_wakes_one(k));
 	spin_unlock(&q->ready_lock);
 	return woken ? KEVENT_FIRE_WOKE : KEVENT_FIRE_TAKEN;
 }
@@ -601,23 +612,26 @@ struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 /*
  * End an INFLIGHT period; ready lock and storage lock held. The kevent is
  * requeued if @requeue, or if it fired meanwhile (PENDING); @head puts it
- * first (a failed copy keeps its place).
+ * first (a failed copy keeps its place). Returns true if it was requeued.
  */
-static void kevent_end_inflight(struct kevent *k, bool requeue, bool head,
+static bool kevent_end_inflight(struct kevent *k, bool requeue, bool head,
 				bool wake)
 {
 	struct kevent_queue *q = k->queue;
+	bool linked = false;
 
 	k->flags &= ~KEVENT_F_INFLIGHT;
 	if (!(k->flags & KEVENT_F_DEAD) &&
 	    (requeue || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, head);
+		linked = true;
 		if (k->flags & KEVENT_F_PENDING)
 			atomic_long_inc(&q->stat.marked_ready);
 		if (wake || (k->flags & KEVENT_F_PENDING))
 			kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	k->flags &= ~KEVENT_F_PENDING;
+	return linked;
 }
 
 /**
@@ -627,17 +641,21 @@ static void kevent_end_inflight(struct kevent *k, bool requeue, bool head,
  * It goes back to waiting for its source, or to the ready list if the
  * source fired while it was being checked. Drops nothing: the caller
  * still owns its reference.
+ *
+ * Return: true if it went back to the ready list (it fired meanwhile).
  */
-void kevent_drop_inflight(struct kevent *k)
+bool kevent_drop_inflight(struct kevent *k)
 {
 	struct kevent_storage *st = k->st;
 	unsigned long flags;
+	bool requeued;
 
 	spin_lock_irqsave(&st->lock, flags);
 	spin_lock(&k->queue->ready_lock);
-	kevent_end_inflight(k, false, false, false);
+	requeued = kevent_end_inflight(k, false, false, false);
 	spin_unlock(&k->queue->ready_lock);
 	spin_unlock_irqrestore(&st->lock, flags);
+	return requeued;
 }
 
 /**
@@ -668,6 +686,16 @@ void kevent_requeue_failed(struct kevent *k, u32 mask)
 	spin_unlock_irqrestore(&st->lock, flags);
 }
 
+/* What kevent_end_inflight(@k, @level, ...) is about to do, for the trace. */
+static int kevent_finish_verdict(const struct kevent *k, bool level)
+{
+	if (k->flags & KEVENT_F_DEAD)
+		return KEVENT_TRACE_GONE;
+	if (k->flags & KEVENT_F_PENDING)
+		return KEVENT_TRACE_FIRED;
+	return level ? KEVENT_TRACE_RECHECK : KEVENT_TRACE_DONE;
+}
+
 /*
  * Both locks held: end the delivery of @k (see kevent_finish_copied()).
  * Returns true for a ONESHOT kevent, which stays INFLIGHT for removal.
@@ -679,8 +707,10 @@ static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
 
 	k->fired -= min(k->fired, fired);
 	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
-	if (oneshot)
+	if (oneshot) {
+		trace_kevent_finish(&k->event, k->fired, KEVENT_TRACE_ONESHOT);
 		return true;
+	}
 	/*
 	 * The type accounts the delivery while the kevent is still in
 	 * flight: requeued, another thread could take it at once, and its
@@ -691,6 +721,8 @@ static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
 		k->cb->delivered(k);
 	if (level)
 		k->flags |= KEVENT_F_RECHECK;
+	trace_kevent_finish(&k->event, k->fired,
+			    kevent_finish_verdict(k, level));
 	kevent_end_inflight(k, level, false, false);
 	return false;
 }

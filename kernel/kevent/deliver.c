@@ -77,6 +77,7 @@
 #include <linux/time64.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <trace/events/kevent.h>
 
 #include "kevent.h"
 
@@ -187,6 +188,7 @@ static int kevent_wake_function(struct wait_queue_entry *wait,
 	if (ret) {
 		w->woken = true;
 		atomic_long_inc(&w->sink->q->stat.wakeups);
+		trace_kevent_wake(wait->private, key == KEVENT_WAKE_ANY);
 	}
 	return ret;
 }
@@ -281,6 +283,9 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 		/* LAB(04) begin: poll again a kevent that asks for it, drop it if stale */
 		if (k->cb->check &&
 		    (recheck || (uk->req_flags & KEVENT_REQ_LAST_CHECK))) {
+			int why = recheck ? KEVENT_TRACE_CHECK_RECHECK :
+					    KEVENT_TRACE_CHECK_LAST;
+			bool requeued;
 			u32 mask;
 
 			atomic_long_inc(&q->stat.rechecked);
@@ -289,14 +294,22 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 				/* LAB(08) begin: count the kevents found stale */
 				atomic_long_inc(&q->stat.stale);
 				/* LAB(08) end */
-				kevent_drop_inflight(k);
+				uk->ret_data[0] = 0;
+				requeued = kevent_drop_inflight(k);
+				trace_kevent_dequeue(uk, why, requeued ?
+						     KEVENT_TRACE_REFIRED :
+						     KEVENT_TRACE_NOT_READY);
 				kevent_put(k);
 				continue;
 			}
 			/* kevent_requeue_failed() keeps it if the copy fails */
 			uk->ret_data[0] = mask;
+			trace_kevent_dequeue(uk, why, KEVENT_TRACE_STILL);
+			return k;
 		}
 		/* LAB(04) end */
+		trace_kevent_dequeue(uk, KEVENT_TRACE_CHECK_NONE,
+				     KEVENT_TRACE_DELIVER);
 		return k;
 	}
 	return NULL;

@@ -278,7 +278,7 @@ int kevent_ready_checked(struct kevent *k, u32 mask);
 void kevent_added(struct kevent *k, u32 mask);
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck);
-void kevent_drop_inflight(struct kevent *k);
+bool kevent_drop_inflight(struct kevent *k);
 void kevent_requeue_failed(struct kevent *k, u32 mask);
 bool kevent_finish_copied(struct kevent *k, u32 fired, u32 req_flags);
 void kevent_finish_list(struct kevent_queue *q, struct list_head *batch,

@@ -51,6 +51,7 @@
 #include <linux/sched.h>
 #include <linux/syscalls.h>
 #include <linux/uaccess.h>
+#include <trace/events/kevent.h>
 
 #include "kevent.h"
 
@@ -163,8 +164,13 @@ static int kevent_ring_copy(struct kevent_sink *s, const struct ukevent *uk)
 	struct kevent_ring __user *ring = s->q->ring;
 
 	lockdep_assert_held(&s->q->ring_mutex);
-	if (kevent_copy_out(&ring->event[r->next.kidx], uk))
+	if (kevent_copy_out(&ring->event[r->next.kidx], uk)) {
+		trace_kevent_copy_ring(uk, r->next.kidx, r->next.kover,
+				       r->next.uidx, -EFAULT);
 		return -EFAULT;
+	}
+	trace_kevent_copy_ring(uk, r->next.kidx, r->next.kover, r->next.uidx,
+			       0);
 	kevent_ring_advance(&r->next);
 	return 0;
 }
@@ -261,11 +267,14 @@ SYSCALL_DEFINE5(kevent_wait, int, fd, unsigned int, num,
 		unsigned int, flags)
 {
 	CLASS(fd, f)(fd);
+	long ret = -EBADF;
 
-	if (fd_empty(f))
-		return -EBADF;
-	return kevent_do_wait(kevent_queue_from_file(fd_file(f)), num,
-			      old_uidx, timeout, flags);
+	if (!fd_empty(f))
+		ret = kevent_do_wait(kevent_queue_from_file(fd_file(f)), num,
+				     old_uidx, timeout, flags);
+	if (ret < 0)
+		trace_kevent_error(KEVENT_TRACE_WAIT, fd, 0, ret);
+	return ret;
 }
 
 static long kevent_do_commit(struct kevent_queue *q, unsigned int new_idx,
@@ -281,6 +290,8 @@ static long kevent_do_commit(struct kevent_queue *q, unsigned int new_idx,
 	ret = kevent_ring_commit(&q->rs, new_idx, over);
 	if (ret > 0)
 		WRITE_ONCE(q->ring_free, kevent_ring_space(&q->rs));
+	trace_kevent_commit(new_idx, over, ret, q->rs.uidx, q->rs.kidx,
+			    q->rs.kover);
 	mutex_unlock(&q->ring_mutex);
 	/*
 	 * Free slots: wake the waiters that can now take a ready event (the
@@ -295,9 +306,12 @@ SYSCALL_DEFINE3(kevent_commit, int, fd, unsigned int, new_idx,
 		unsigned int, over)
 {
 	CLASS(fd, f)(fd);
+	long ret = -EBADF;
 
-	if (fd_empty(f))
-		return -EBADF;
-	return kevent_do_commit(kevent_queue_from_file(fd_file(f)), new_idx,
-				over);
+	if (!fd_empty(f))
+		ret = kevent_do_commit(kevent_queue_from_file(fd_file(f)),
+				       new_idx, over);
+	if (ret < 0)
+		trace_kevent_error(KEVENT_TRACE_COMMIT, fd, 0, ret);
+	return ret;
 }

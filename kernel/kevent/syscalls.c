@@ -33,13 +33,14 @@
 #include <linux/sched/signal.h>
 #include <linux/syscalls.h>
 #include <linux/uaccess.h>
+#include <trace/events/kevent.h>
 
 #include "kevent.h"
 
 /* ---- kevent_init ----------------------------------------------------- */
 
-SYSCALL_DEFINE3(kevent_init, struct kevent_ring __user *, ring,
-		unsigned int, ring_size, unsigned int, flags)
+static long kevent_do_init(struct kevent_ring __user *ring,
+			   unsigned int ring_size, unsigned int flags)
 {
 	struct kevent_queue *q;
 	int fd;
@@ -90,6 +91,16 @@ SYSCALL_DEFINE3(kevent_init, struct kevent_ring __user *, ring,
 	return fd;
 }
 
+SYSCALL_DEFINE3(kevent_init, struct kevent_ring __user *, ring,
+		unsigned int, ring_size, unsigned int, flags)
+{
+	long ret = kevent_do_init(ring, ring_size, flags);
+
+	if (ret < 0)
+		trace_kevent_error(KEVENT_TRACE_INIT, -1, 0, ret);
+	return ret;
+}
+
 /* ---- kevent_ctl ------------------------------------------------------ */
 
 static int kevent_ctl_one(struct kevent_queue *q, unsigned int cmd,
@@ -101,15 +112,19 @@ static int kevent_ctl_one(struct kevent_queue *q, unsigned int cmd,
 	switch (cmd) {
 	case KEVENT_CTL_ADD:
 		ret = kevent_queue_add(q, uk);
+		trace_kevent_ctl_add(uk, ret);
 		break;
 	case KEVENT_CTL_REMOVE:
 		ret = kevent_queue_remove(q, uk);
+		trace_kevent_ctl_remove(uk, ret);
 		break;
 	case KEVENT_CTL_MODIFY:
 		ret = kevent_queue_modify(q, uk);
+		trace_kevent_ctl_modify(uk, ret);
 		break;
 	default:
 		ret = kevent_queue_ready(q, uk);
+		trace_kevent_ctl_ready(uk, ret);
 		break;
 	}
 	mutex_unlock(&q->mutex);
@@ -175,10 +190,14 @@ SYSCALL_DEFINE4(kevent_ctl, int, fd, unsigned int, cmd, unsigned int, num,
 		struct ukevent __user *, arg)
 {
 	CLASS(fd, f)(fd);
+	long ret = -EBADF;
 
-	if (fd_empty(f))
-		return -EBADF;
-	return kevent_do_ctl(kevent_queue_from_file(fd_file(f)), cmd, num, arg);
+	if (!fd_empty(f))
+		ret = kevent_do_ctl(kevent_queue_from_file(fd_file(f)), cmd,
+				    num, arg);
+	if (ret < 0)
+		trace_kevent_error(KEVENT_TRACE_CTL, fd, cmd, ret);
+	return ret;
 }
 
 /* ---- kevent_get_events ----------------------------------------------- */
@@ -211,8 +230,11 @@ static int kevent_buf_copy(struct kevent_sink *s, const struct ukevent *uk)
 	struct kevent_buf_sink *b = container_of(s, struct kevent_buf_sink,
 						 sink);
 
-	if (kevent_copy_out(b->buf + b->n, uk))
+	if (kevent_copy_out(b->buf + b->n, uk)) {
+		trace_kevent_copy_buf(uk, b->n, 0, 0, -EFAULT);
 		return -EFAULT;
+	}
+	trace_kevent_copy_buf(uk, b->n, 0, 0, 0);
 	b->n++;
 	return 0;
 }
@@ -264,9 +286,12 @@ SYSCALL_DEFINE6(kevent_get_events, int, fd, unsigned int, min_nr,
 		struct ukevent __user *, buf, unsigned int, flags)
 {
 	CLASS(fd, f)(fd);
+	long ret = -EBADF;
 
-	if (fd_empty(f))
-		return -EBADF;
-	return kevent_do_get_events(kevent_queue_from_file(fd_file(f)), min_nr,
-				    max_nr, timeout, buf, flags);
+	if (!fd_empty(f))
+		ret = kevent_do_get_events(kevent_queue_from_file(fd_file(f)),
+					   min_nr, max_nr, timeout, buf, flags);
+	if (ret < 0)
+		trace_kevent_error(KEVENT_TRACE_GET_EVENTS, fd, 0, ret);
+	return ret;
 }
