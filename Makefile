@@ -6,7 +6,8 @@
 # run), V=1 (show the guest console during make test), HOST=0 (skip the host
 # checks), FAILFAST=1 (make test ends at the first failed test), GDB=1
 # (make vm with a gdb stub for make gdb-attach),
-# WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), EX=exercise
+# WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), S=scenario
+# (make trace), EX=exercise
 # (make lab-*), KLAB_BUILD=DIR (build directory, default ./build).
 #
 # None of them reaches the kernel's own make: scripts/kernel.sh runs it with
@@ -15,7 +16,10 @@
 # nothing there.
 
 SHELL := /bin/bash
-S := scripts
+# make trace S=scenario: S is also this file's name for scripts/, so the
+# scenario is read from the command line first and S kept as scripts/.
+TRACE_S := $(if $(filter command,$(origin S)),$(S))
+override S := scripts
 
 # W= was the walkthrough's name; in the kernel's make it means extra warnings.
 ifneq ($(filter gdb-walk,$(MAKECMDGOALS)),)
@@ -32,7 +36,7 @@ help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
-	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir"
+	@echo "           WALK=walk SRC=source S=scenario EX=exercise PAGE=man-page KLAB_BUILD=dir"
 	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... BENCH_FROM=file (make bench)"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
@@ -68,6 +72,15 @@ gdb-attach: ## open GDB on the guest of a running make vm GDB=1 (builds nothing)
 gdb-walk: kernel rootfs ## run a GDB walkthrough in batch mode: WALK=storage-ready|herd|ring-wrap
 	@$(S)/gdb.sh walk $(or $(WALK),storage-ready) $(if $(SRC),--source $(SRC))
 
+# Issue 17: kevent's tracepoints, a scenario's timeline (scripts/trace.sh,
+# docs/trace.md); several scenarios in one boot: S="timer herd".
+.PHONY: trace trace-docs
+trace: kernel rootfs ## boot, run scenario S=timer|pipe|user|herd|ring-wrap|last-check|level|error with kevent's tracepoints on, print the timeline
+	@$(S)/trace.sh $(or $(TRACE_S),timer)
+
+trace-docs: kernel rootfs ## run the scenarios of docs/trace.md and rewrite its timelines from them
+	@$(S)/trace.sh --docs
+
 test: ## build everything, run host checks and all guest suites, summarise
 	@$(S)/test.sh
 
@@ -96,7 +109,7 @@ test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, de
 check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
 	@$(S)/kernel.sh check
 	@shellcheck -x $(S)/*.sh .ci/run lab/*/check.sh
-	@shellcheck -s sh rootfs/bin/klab-libevent tests/suites/*.sh
+	@shellcheck -s sh rootfs/bin/klab-libevent rootfs/bin/klab-trace tests/suites/*.sh
 	@shellcheck -s sh lab/*/trace.sh
 	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
 

@@ -14,11 +14,22 @@
  *                       woken), then a write to pipe B a plain one (all)
  *   kevent-demo ring    USER events through a 4-entry ring, 10 rounds of
  *                       READY + kevent_wait() + kevent_commit(): the ring
- *                       wraps twice (ring_over 0 -> 1 -> 2)
+ *                       wraps twice (ring_over 0 -> 1 -> 2); also
+ *                       "ring-wrap", the name of its walkthrough
+ *   kevent-demo last-check  a LAST_CHECK POLL kevent on a pipe whose byte
+ *                       is read before the dequeue (dropped, not
+ *                       delivered), then written again (delivered)
+ *   kevent-demo level   a level-triggered POLL kevent on a pipe: delivered,
+ *                       requeued to be polled, polled again after the
+ *                       byte was read (dropped)
+ *   kevent-demo error   system calls that fail (bad command, bad fd, too
+ *                       big a batch, a bad commit) and a batch entry that
+ *                       fails (ADD of a key already there)
  *
- * Every kevent of the demo carries the user data DEMO_USER, which the
- * walkthroughs use to ignore other kevent users. Exit status 0 when the
- * program saw what it expected.
+ * These are also the scenarios of make trace (scripts/trace.sh), whose
+ * timelines docs/trace.md explains. Every kevent of the demo carries the
+ * user data DEMO_USER, which the walkthroughs use to ignore other kevent
+ * users. Exit status 0 when the program saw what it expected.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -389,6 +400,100 @@ static int demo_ring(void)
 	return failures ? 1 : 0;
 }
 
+/* ---- re-polled POLL kevents ------------------------------------------- */
+
+/* kevent_get_events() without waiting: the number of events delivered. */
+static int get_now(int fd, struct ukevent *ev)
+{
+	struct __kernel_timespec zero = kevent_ts(0, 0);
+
+	return kevent_get_events(fd, 0, 1, &zero, ev, 0);
+}
+
+/*
+ * A POLL kevent with @req_flags on a pipe. LAST_CHECK: the byte is read
+ * before the dequeue, which polls, finds nothing and drops the kevent;
+ * written again, it is delivered. Level: delivered, requeued to be polled;
+ * the byte read, the next dequeue polls and drops it.
+ */
+static int demo_repoll(const char *mode, unsigned int req_flags)
+{
+	struct ukevent uk, ev;
+	int fd, p[2], r;
+	char c;
+
+	fd = kevent_init(NULL, 0, 0);
+	CHECK(fd >= 0, "kevent_init: %s", strerror(errno));
+	if (fd < 0 || pipe(p))
+		return 1;
+	uk = ukevent_poll(p[0], POLLIN, req_flags);
+	uk.user_u64 = DEMO_USER;
+	CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD poll");
+	printf("kevent-demo %s: pid %d, queue fd %d, pipe fd %d\n", mode,
+	       (int)getpid(), fd, p[0]);
+	CHECK(write(p[1], "x", 1) == 1, "write");
+	if (req_flags & KEVENT_REQ_LAST_CHECK) {
+		CHECK(read(p[0], &c, 1) == 1, "read");
+		r = get_now(fd, &ev);
+		CHECK(r == 0, "byte read before the dequeue: %d events", r);
+		printf("kevent-demo %s: byte read first: %d events\n", mode, r);
+		CHECK(write(p[1], "y", 1) == 1, "write");
+		r = get_now(fd, &ev);
+		CHECK(r == 1, "byte there at the dequeue: %d events", r);
+		printf("kevent-demo %s: byte there: %d event\n", mode, r);
+	} else {
+		r = get_now(fd, &ev);
+		CHECK(r == 1, "first dequeue: %d events", r);
+		printf("kevent-demo %s: delivered: %d event\n", mode, r);
+		CHECK(read(p[0], &c, 1) == 1, "read");
+		r = get_now(fd, &ev);
+		CHECK(r == 0, "byte read: %d events", r);
+		printf("kevent-demo %s: byte read: %d events\n", mode, r);
+	}
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	return failures ? 1 : 0;
+}
+
+/* ---- error returns ---------------------------------------------------- */
+
+/* Expect call == -1 with errno @want. */
+#define EXPECT_ERRNO(call, want) do {					\
+	int r_ = (call);						\
+	CHECK(r_ == -1 && errno == (want), "%s = %d (%s), expected %s",	\
+	      #call, r_, strerror(errno), #want);			\
+	printf("kevent-demo error: %s -> %s\n", #call, #want);		\
+} while (0)
+
+static int demo_error(void)
+{
+	struct ukevent uk[2], ev;
+	struct kevent_ring *ring;
+	int fd;
+
+	fd = ring_queue(&ring);
+	if (fd < 0)
+		return 1;
+	printf("kevent-demo error: pid %d, queue fd %d\n", (int)getpid(), fd);
+	uk[0] = ukevent_user(1, DEMO_USER);
+	EXPECT_ERRNO(kevent_ctl(fd, 7, 1, uk), EINVAL);
+	EXPECT_ERRNO(kevent_ctl(-1, KEVENT_CTL_ADD, 1, uk), EBADF);
+	EXPECT_ERRNO(kevent_get_events(fd, 0, KEVENT_MAX_BATCH + 1, NULL,
+				       &ev, 0), E2BIG);
+	EXPECT_ERRNO(kevent_commit(fd, 1, 0), ERANGE);
+	/* The second ADD of one key fails in its entry, not the call. */
+	uk[1] = uk[0];
+	CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 2, uk) == 1, "ADD twice");
+	CHECK(uk[0].ret_flags & KEVENT_RET_BROKEN && uk[0].ret_data[0] == EEXIST,
+	      "second ADD: ret_flags 0x%x ret_data[0] %u", uk[0].ret_flags,
+	      uk[0].ret_data[0]);
+	printf("kevent-demo error: ADD of a key already there -> entry BROKEN, EEXIST\n");
+	close(fd);
+	kevent_ring_free(ring, RING_SIZE);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -399,10 +504,16 @@ int main(int argc, char **argv)
 		ret = demo_source(mode);
 	else if (!strcmp(mode, "herd"))
 		ret = demo_herd();
-	else if (!strcmp(mode, "ring"))
+	else if (!strcmp(mode, "ring") || !strcmp(mode, "ring-wrap"))
 		ret = demo_ring();
+	else if (!strcmp(mode, "last-check"))
+		ret = demo_repoll(mode, KEVENT_REQ_LAST_CHECK);
+	else if (!strcmp(mode, "level"))
+		ret = demo_repoll(mode, 0);
+	else if (!strcmp(mode, "error"))
+		ret = demo_error();
 	else {
-		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring\n");
+		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring|last-check|level|error\n");
 		return 2;
 	}
 	printf("kevent-demo %s: %s\n", mode, ret ? "FAILED" : "done");
