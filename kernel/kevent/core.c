@@ -342,8 +342,8 @@ static int kevent_fire_locked(struct kevent_storage *st, struct kevent *k,
 
 	ret = k->cb->callback(k, event);
 	if (ret <= KEVENT_CB_NOT_READY) {
-		trace_kevent_storage_ready(&k->event, k->fired, event,
-					   KEVENT_TRACE_IGNORED, false);
+		trace_kevent_storage_ignored(&k->event, k->fired, event,
+					     KEVENT_TRACE_IGNORED, false);
 		return KEVENT_FIRE_IGNORED;
 	}
 	if (count && k->fired != U32_MAX)
@@ -686,9 +686,12 @@ void kevent_requeue_failed(struct kevent *k, u32 mask)
 	spin_unlock_irqrestore(&st->lock, flags);
 }
 
-/* What kevent_end_inflight(@k, @level, ...) is about to do, for the trace. */
-static int kevent_finish_verdict(const struct kevent *k, bool level)
+/* What the end of @k's delivery is about to do, for the trace. */
+static int kevent_finish_verdict(const struct kevent *k, bool oneshot,
+				 bool level)
 {
+	if (oneshot)
+		return KEVENT_TRACE_ONESHOT;
 	if (k->flags & KEVENT_F_DEAD)
 		return KEVENT_TRACE_GONE;
 	if (k->flags & KEVENT_F_PENDING)
@@ -707,10 +710,10 @@ static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
 
 	k->fired -= min(k->fired, fired);
 	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
-	if (oneshot) {
-		trace_kevent_finish(&k->event, k->fired, KEVENT_TRACE_ONESHOT);
+	trace_kevent_finish(&k->event, k->fired,
+			    kevent_finish_verdict(k, oneshot, level));
+	if (oneshot)
 		return true;
-	}
 	/*
 	 * The type accounts the delivery while the kevent is still in
 	 * flight: requeued, another thread could take it at once, and its
@@ -721,8 +724,6 @@ static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
 		k->cb->delivered(k);
 	if (level)
 		k->flags |= KEVENT_F_RECHECK;
-	trace_kevent_finish(&k->event, k->fired,
-			    kevent_finish_verdict(k, level));
 	kevent_end_inflight(k, level, false, false);
 	return false;
 }

@@ -275,19 +275,21 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 	unsigned int budget = READ_ONCE(q->ready_num) + 1;
 	struct kevent *k;
 	bool recheck;
+	int why;
 
 	while (budget--) {
 		k = kevent_pop_ready(q, uk, &recheck);
 		if (!k)
 			return NULL;
+		why = KEVENT_TRACE_CHECK_NONE;
 		/* LAB(04) begin: poll again a kevent that asks for it, drop it if stale */
 		if (k->cb->check &&
 		    (recheck || (uk->req_flags & KEVENT_REQ_LAST_CHECK))) {
-			int why = recheck ? KEVENT_TRACE_CHECK_RECHECK :
-					    KEVENT_TRACE_CHECK_LAST;
 			bool requeued;
 			u32 mask;
 
+			why = recheck ? KEVENT_TRACE_CHECK_RECHECK :
+					KEVENT_TRACE_CHECK_LAST;
 			atomic_long_inc(&q->stat.rechecked);
 			mask = k->cb->check(k);
 			if (!mask) {
@@ -296,20 +298,18 @@ struct kevent *kevent_dequeue_ready(struct kevent_queue *q, struct ukevent *uk)
 				/* LAB(08) end */
 				uk->ret_data[0] = 0;
 				requeued = kevent_drop_inflight(k);
-				trace_kevent_dequeue(uk, why, requeued ?
-						     KEVENT_TRACE_REFIRED :
-						     KEVENT_TRACE_NOT_READY);
+				trace_kevent_dequeue_drop(uk, why, requeued ?
+							  KEVENT_TRACE_REFIRED :
+							  KEVENT_TRACE_NOT_READY);
 				kevent_put(k);
 				continue;
 			}
 			/* kevent_requeue_failed() keeps it if the copy fails */
 			uk->ret_data[0] = mask;
-			trace_kevent_dequeue(uk, why, KEVENT_TRACE_STILL);
-			return k;
 		}
 		/* LAB(04) end */
-		trace_kevent_dequeue(uk, KEVENT_TRACE_CHECK_NONE,
-				     KEVENT_TRACE_DELIVER);
+		trace_kevent_dequeue(uk, why, why ? KEVENT_TRACE_STILL :
+					      KEVENT_TRACE_DELIVER);
 		return k;
 	}
 	return NULL;

@@ -163,14 +163,14 @@ static int kevent_ring_copy(struct kevent_sink *s, const struct ukevent *uk)
 						  sink);
 	struct kevent_ring __user *ring = s->q->ring;
 
+	int ret;
+
 	lockdep_assert_held(&s->q->ring_mutex);
-	if (kevent_copy_out(&ring->event[r->next.kidx], uk)) {
-		trace_kevent_copy_ring(uk, r->next.kidx, r->next.kover,
-				       r->next.uidx, -EFAULT);
-		return -EFAULT;
-	}
+	ret = kevent_copy_out(&ring->event[r->next.kidx], uk);
 	trace_kevent_copy_ring(uk, r->next.kidx, r->next.kover, r->next.uidx,
-			       0);
+			       ret);
+	if (ret)
+		return ret;
 	kevent_ring_advance(&r->next);
 	return 0;
 }

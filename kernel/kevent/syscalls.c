@@ -230,11 +230,11 @@ static int kevent_buf_copy(struct kevent_sink *s, const struct ukevent *uk)
 	struct kevent_buf_sink *b = container_of(s, struct kevent_buf_sink,
 						 sink);
 
-	if (kevent_copy_out(b->buf + b->n, uk)) {
-		trace_kevent_copy_buf(uk, b->n, 0, 0, -EFAULT);
-		return -EFAULT;
-	}
-	trace_kevent_copy_buf(uk, b->n, 0, 0, 0);
+	int ret = kevent_copy_out(b->buf + b->n, uk);
+
+	trace_kevent_copy_buf(uk, b->n, 0, 0, ret);
+	if (ret)
+		return ret;
 	b->n++;
 	return 0;
 }

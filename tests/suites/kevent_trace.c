@@ -144,9 +144,10 @@ TEST(last_check_verdicts)
 	trace_scenario(&t, "last-check");
 	i = kt_trace_expect(&t, 0, "kevent_ctl_add", "^POLL .*req_flags=LAST_CHECK ret=0 ok");
 	i = kt_trace_expect(&t, i + 1, "kevent_storage_ready", "^POLL .*mask=0x1 fired=1 -> queued");
-	i = kt_trace_expect(&t, i + 1, "kevent_dequeue",
+	i = kt_trace_expect(&t, i + 1, "kevent_dequeue_drop",
 			    "mask=0x0 fired=1 poll=LAST_CHECK -> not ready, back to waiting$");
 	KT_EXPECT_EQ(kt_trace_count(&t, 0, i, "kevent_copy_buf"), 0);
+	KT_EXPECT_EQ(kt_trace_count(&t, 0, i, "kevent_dequeue"), 0);
 	i = kt_trace_expect(&t, i + 1, "kevent_storage_ready", "^POLL .*-> queued");
 	i = kt_trace_expect(&t, i + 1, "kevent_dequeue",
 			    "mask=0x1 fired=2 poll=LAST_CHECK -> still ready, deliver$");
@@ -165,8 +166,9 @@ TEST(level_repoll_verdicts)
 	i = kt_trace_expect(&t, 0, "kevent_dequeue", "^POLL .*poll=no -> deliver$");
 	i = kt_trace_expect(&t, i + 1, "kevent_copy_buf", "-> buf\\[0\\]$");
 	i = kt_trace_expect(&t, i + 1, "kevent_finish", "-> level, requeued to be polled$");
-	kt_trace_expect(&t, i + 1, "kevent_dequeue",
+	kt_trace_expect(&t, i + 1, "kevent_dequeue_drop",
 			"mask=0x0 fired=0 poll=recheck -> not ready, back to waiting$");
+	KT_EXPECT_EQ(kt_trace_count(&t, 0, -1, "kevent_dequeue"), 1);
 	KT_EXPECT_EQ(kt_trace_count(&t, 0, -1, "kevent_copy_buf"), 1);
 	kt_trace_free(&t);
 }

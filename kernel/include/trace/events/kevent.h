@@ -7,9 +7,13 @@
  *   kevent_storage_ready                a source fired for one kevent: what
  *                                       the kevent did with it, and whether
  *                                       one waiter or all are woken
+ *   kevent_storage_ignored              ... and the kevent's type said the
+ *                                       event was not for it
  *   kevent_wake                         a waiting thread actually woken
  *   kevent_dequeue                      a delivery took a kevent, with the
- *                                       verdict of its re-poll
+ *                                       verdict of its re-poll if any
+ *   kevent_dequeue_drop                 ... and its re-poll found it not
+ *                                       ready
  *   kevent_copy_buf, kevent_copy_ring   the event copied to the caller's
  *                                       array or to a ring slot
  *   kevent_finish                       what became of it after the copy
@@ -85,6 +89,13 @@
 		{ KEVENT_RET_BROKEN,		"BROKEN" },		\
 		{ KEVENT_RET_DONE,		"DONE" },		\
 		{ KEVENT_RET_COPY_FAILED,	"COPY_FAILED" })
+
+#define kevent_show_dequeue(v)						\
+	__print_symbolic(v,						\
+		{ KEVENT_TRACE_DELIVER,	"deliver" },			\
+		{ KEVENT_TRACE_STILL,	"still ready, deliver" },	\
+		{ KEVENT_TRACE_NOT_READY, "not ready, back to waiting" }, \
+		{ KEVENT_TRACE_REFIRED,	"not ready, fired meanwhile: requeued" })
 
 #define kevent_show_cmd(c)						\
 	__print_symbolic(c,						\
@@ -172,45 +183,58 @@ DEFINE_EVENT(kevent_ctl_class, kevent_ctl_ready,
 
 /*
  * A source fired with @event for the kevent whose request is @ev (storage
- * lock held; @fired: its firings not yet delivered). The type callback's
- * decision and the kevent's state give the verdict; a queued kevent then
- * wakes one waiter (KEVENT_REQ_WAKEUP_ONE, @one) or all of them, and each
- * thread woken is a kevent_wake line right after this one.
+ * lock held; @fired: its firings not yet delivered). kevent_storage_ready:
+ * the type's callback took the event, and the kevent's state gives the
+ * verdict; a queued kevent then wakes one waiter (KEVENT_REQ_WAKEUP_ONE,
+ * @one) or all of them, and each thread woken is a kevent_wake line right
+ * after this one. kevent_storage_ignored: the callback said the event is
+ * not for this kevent. (Two events, each called from one place, so that
+ * the compiler keeps each test of a disabled event inline.)
  */
-TRACE_EVENT(kevent_storage_ready,
-	    TP_PROTO(const struct ukevent *ev, u32 fired, u32 event,
-		     int verdict, bool one),
-	    TP_ARGS(ev, fired, event, verdict, one),
-	    TP_STRUCT__entry(__field(u64, user)
-			     __field(u32, id0)
-			     __field(u32, id1)
-			     __field(u32, type)
-			     __field(u32, event)
-			     __field(u32, mask)
-			     __field(u32, fired)
-			     __field(int, verdict)
-			     __field(bool, one)),
-	    TP_fast_assign(__entry->user = ev->user_u64;
-			   __entry->id0 = ev->id.raw[0];
-			   __entry->id1 = ev->id.raw[1];
-			   __entry->type = ev->type;
-			   __entry->event = event;
-			   __entry->mask = ev->ret_data[0];
-			   __entry->fired = fired;
-			   __entry->verdict = verdict;
-			   __entry->one = one;),
-	    TP_printk("%s id={%u,%u} user=0x%llx event=0x%x mask=0x%x fired=%u -> %s%s",
-		      kevent_show_type(__entry->type), __entry->id0,
-		      __entry->id1, __entry->user, __entry->event,
-		      __entry->mask, __entry->fired,
-		      __print_symbolic(__entry->verdict,
-				       { KEVENT_TRACE_IGNORED, "ignored" },
-				       { KEVENT_TRACE_QUEUED, "queued" },
-				       { KEVENT_TRACE_PENDING, "pending (in flight)" },
-				       { KEVENT_TRACE_ALREADY, "already queued" }),
-		      __entry->verdict != KEVENT_TRACE_QUEUED ? "" :
-		      __entry->one ? ", wake one (WAKEUP_ONE)" : ", wake all")
+DECLARE_EVENT_CLASS(kevent_fire_class,
+		    TP_PROTO(const struct ukevent *ev, u32 fired, u32 event,
+			     int verdict, bool one),
+		    TP_ARGS(ev, fired, event, verdict, one),
+		    TP_STRUCT__entry(__field(u64, user)
+				     __field(u32, id0)
+				     __field(u32, id1)
+				     __field(u32, type)
+				     __field(u32, event)
+				     __field(u32, mask)
+				     __field(u32, fired)
+				     __field(int, verdict)
+				     __field(bool, one)),
+		    TP_fast_assign(__entry->user = ev->user_u64;
+				   __entry->id0 = ev->id.raw[0];
+				   __entry->id1 = ev->id.raw[1];
+				   __entry->type = ev->type;
+				   __entry->event = event;
+				   __entry->mask = ev->ret_data[0];
+				   __entry->fired = fired;
+				   __entry->verdict = verdict;
+				   __entry->one = one;),
+		    TP_printk("%s id={%u,%u} user=0x%llx event=0x%x mask=0x%x fired=%u -> %s%s",
+			      kevent_show_type(__entry->type), __entry->id0,
+			      __entry->id1, __entry->user, __entry->event,
+			      __entry->mask, __entry->fired,
+			      __print_symbolic(__entry->verdict,
+					       { KEVENT_TRACE_IGNORED, "ignored" },
+					       { KEVENT_TRACE_QUEUED, "queued" },
+					       { KEVENT_TRACE_PENDING, "pending (in flight)" },
+					       { KEVENT_TRACE_ALREADY, "already queued" }),
+			      __entry->verdict != KEVENT_TRACE_QUEUED ? "" :
+			      __entry->one ? ", wake one (WAKEUP_ONE)" : ", wake all")
 );
+
+DEFINE_EVENT(kevent_fire_class, kevent_storage_ready,
+	     TP_PROTO(const struct ukevent *ev, u32 fired, u32 event,
+		      int verdict, bool one),
+	     TP_ARGS(ev, fired, event, verdict, one));
+
+DEFINE_EVENT(kevent_fire_class, kevent_storage_ignored,
+	     TP_PROTO(const struct ukevent *ev, u32 fired, u32 event,
+		      int verdict, bool one),
+	     TP_ARGS(ev, fired, event, verdict, one));
 
 /* A thread waiting in kevent_get_events()/kevent_wait() was woken. */
 TRACE_EVENT(kevent_wake,
@@ -229,40 +253,46 @@ TRACE_EVENT(kevent_wake,
 /*
  * Delivery took the head of the ready list; a kevent polled again (level
  * re-arm, mask unknown, LAST_CHECK) is delivered only if still ready.
+ * kevent_dequeue: delivered; kevent_dequeue_drop: polled and found not
+ * ready (one place each, as kevent_storage_ready/ignored).
  */
-TRACE_EVENT(kevent_dequeue,
-	    TP_PROTO(const struct ukevent *uk, int check, int verdict),
-	    TP_ARGS(uk, check, verdict),
-	    TP_STRUCT__entry(__field(u64, user)
-			     __field(u32, id0)
-			     __field(u32, id1)
-			     __field(u32, type)
-			     __field(u32, mask)
-			     __field(u32, fired)
-			     __field(int, check)
-			     __field(int, verdict)),
-	    TP_fast_assign(__entry->user = uk->user_u64;
-			   __entry->id0 = uk->id.raw[0];
-			   __entry->id1 = uk->id.raw[1];
-			   __entry->type = uk->type;
-			   __entry->mask = uk->ret_data[0];
-			   __entry->fired = uk->ret_data[1];
-			   __entry->check = check;
-			   __entry->verdict = verdict;),
-	    TP_printk("%s id={%u,%u} user=0x%llx mask=0x%x fired=%u poll=%s -> %s",
-		      kevent_show_type(__entry->type), __entry->id0,
-		      __entry->id1, __entry->user, __entry->mask,
-		      __entry->fired,
-		      __print_symbolic(__entry->check,
-				       { KEVENT_TRACE_CHECK_NONE, "no" },
-				       { KEVENT_TRACE_CHECK_RECHECK, "recheck" },
-				       { KEVENT_TRACE_CHECK_LAST, "LAST_CHECK" }),
-		      __print_symbolic(__entry->verdict,
-				       { KEVENT_TRACE_DELIVER, "deliver" },
-				       { KEVENT_TRACE_STILL, "still ready, deliver" },
-				       { KEVENT_TRACE_NOT_READY, "not ready, back to waiting" },
-				       { KEVENT_TRACE_REFIRED, "not ready, refired: requeued" }))
+DECLARE_EVENT_CLASS(kevent_dequeue_class,
+		    TP_PROTO(const struct ukevent *uk, int check, int verdict),
+		    TP_ARGS(uk, check, verdict),
+		    TP_STRUCT__entry(__field(u64, user)
+				     __field(u32, id0)
+				     __field(u32, id1)
+				     __field(u32, type)
+				     __field(u32, mask)
+				     __field(u32, fired)
+				     __field(int, check)
+				     __field(int, verdict)),
+		    TP_fast_assign(__entry->user = uk->user_u64;
+				   __entry->id0 = uk->id.raw[0];
+				   __entry->id1 = uk->id.raw[1];
+				   __entry->type = uk->type;
+				   __entry->mask = uk->ret_data[0];
+				   __entry->fired = uk->ret_data[1];
+				   __entry->check = check;
+				   __entry->verdict = verdict;),
+		    TP_printk("%s id={%u,%u} user=0x%llx mask=0x%x fired=%u poll=%s -> %s",
+			      kevent_show_type(__entry->type), __entry->id0,
+			      __entry->id1, __entry->user, __entry->mask,
+			      __entry->fired,
+			      __print_symbolic(__entry->check,
+					       { KEVENT_TRACE_CHECK_NONE, "no" },
+					       { KEVENT_TRACE_CHECK_RECHECK, "recheck" },
+					       { KEVENT_TRACE_CHECK_LAST, "LAST_CHECK" }),
+			      kevent_show_dequeue(__entry->verdict))
 );
+
+DEFINE_EVENT(kevent_dequeue_class, kevent_dequeue,
+	     TP_PROTO(const struct ukevent *uk, int check, int verdict),
+	     TP_ARGS(uk, check, verdict));
+
+DEFINE_EVENT(kevent_dequeue_class, kevent_dequeue_drop,
+	     TP_PROTO(const struct ukevent *uk, int check, int verdict),
+	     TP_ARGS(uk, check, verdict));
 
 /*
  * The copy of one event to user space: @idx is the element of the
