@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Host-side checks of the launcher, printed as KTAP: each one boots the lab
-# kernel through scripts/run-vm.sh and checks what a user relies on.
+# kernel through scripts/run-vm.sh and checks what a user relies on; then
+# make trace's checks (host_trace, scripts/trace.sh --check).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -57,4 +58,12 @@ check exec_uname_is_6_12 0 '^6\.12\.[0-9]+' -- --exec 'uname -r' --timeout 120
 check share_runs_host_binary 3 'hello from the host share' -- \
 	--share "$work" --exec "$work/hello" --timeout 120
 check hung_guest_times_out 124 'timed out' -- --exec "sleep 100000" --timeout 15
+
+# make trace: the timelines of docs/trace.md against a run, and every
+# disabled tracepoint an inline test (scripts/trace.sh --check, one boot).
+# The page shows the lab kernel under QEMU: UML and the debug kernel
+# differ in interrupt contexts and inlining.
+if [ "$KLAB_BACKEND" = qemu ] && [ "$KLAB_VARIANT" = lab ]; then
+	"$KLAB_ROOT/scripts/trace.sh" --check || failed=$((failed + 1))
+fi
 [ "$failed" = 0 ]

@@ -8,7 +8,9 @@
 #   scripts/trace.sh --docs               rewrite docs/trace.md's timelines
 #                                         from a run (make trace-docs)
 #   scripts/trace.sh --check              run the scenarios of docs/trace.md
-#                                         and compare (KTAP; make test)
+#                                         and compare (KTAP; make test), and
+#                                         check that no disabled tracepoint
+#                                         is an out-of-line call
 #
 # A scenario is a mode of kevent-demo (gdb/guest/kevent-demo.c); to add
 # one, add the mode there and its name to the list below. A timeline line:
@@ -131,12 +133,31 @@ rewrite_doc() {
 
 # check_doc: one KTAP result per timeline of docs/trace.md.
 check_doc() {
-	local s opt n=0 failed=0 a b
+	local s opt n failed=0 a b
 	a=$(mktemp)
 	b=$(mktemp)
 	echo "KTAP version 1"
-	echo "1..$(doc_specs | wc -l)"
+	echo "1..$(($(doc_specs | wc -l) + 1))"
 	echo "# Subtest: host_trace"
+	# A disabled tracepoint must stay an inline test of its key in the
+	# delivery path (docs/trace.md): no call to an out-of-line trace_*
+	# function, which -Os makes of one called from two places. Only
+	# kevent_error, called after a failed call, may be one.
+	local o calls=""
+	n=1
+	for o in core deliver ring syscalls; do
+		calls+=$(objdump -d "$KLAB_OBJ/kevent/$o.o" 2>&1 |
+			grep -E 'call .*<trace_kevent_|objdump:' | grep -v '<trace_kevent_error' |
+			sed "s|^|$o.o: |" || true)
+	done
+	if [ -z "$calls" ]; then
+		echo "ok 1 disabled_tracepoints_inline_in_kevent_objects"
+	else
+		echo "# out-of-line tracepoint calls in $KLAB_OBJ/kevent:"
+		head -n 5 <<<"$calls" | sed 's/^/#   /'
+		echo "not ok 1 disabled_tracepoints_inline_in_kevent_objects"
+		failed=1
+	fi
 	while read -r s opt; do
 		n=$((n + 1))
 		awk -v s="$s" '
