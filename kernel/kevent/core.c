@@ -514,6 +514,9 @@ void kevent_added(struct kevent *k, u32 mask)
 	    (mask || (k->flags & KEVENT_F_PENDING))) {
 		kevent_link_ready(q, k, false);
 		atomic_long_inc(&q->stat.marked_ready);
+		trace_kevent_storage_ready_at_add(&k->event, k->fired, mask,
+						  KEVENT_TRACE_QUEUED,
+						  kevent_wakes_one(k));
 		kevent_queue_wake(q, kevent_wakes_one(k));
 	}
 	k->flags &= ~KEVENT_F_PENDING;

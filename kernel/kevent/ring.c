@@ -162,7 +162,6 @@ static int kevent_ring_copy(struct kevent_sink *s, const struct ukevent *uk)
 	struct kevent_ring_sink *r = container_of(s, struct kevent_ring_sink,
 						  sink);
 	struct kevent_ring __user *ring = s->q->ring;
-
 	int ret;
 
 	lockdep_assert_held(&s->q->ring_mutex);

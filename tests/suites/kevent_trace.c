@@ -204,3 +204,39 @@ TEST(disabled_records_nothing)
 	KT_EXPECT_EQ(t.n, 0);
 	kt_trace_free(&t);
 }
+
+/*
+ * A POLL kevent added on a pipe that has data: without ALWAYS_QUEUE the
+ * ADD completes at once (ret=1, the mask) and nothing is queued; with it,
+ * the kevent is registered and queued by its ADD, then delivered.
+ */
+TEST(ready_at_add)
+{
+	struct ukevent uk, ev;
+	struct kt_trace t;
+	int q, p[2], i;
+
+	q = KT_ASSERT_OK(kevent_init(NULL, 0, 0));
+	KT_ASSERT_OK(pipe(p));
+	KT_ASSERT_EQ(write(p[1], "x", 1), 1);
+	kt_trace_start();
+	uk = ukevent_poll(p[0], POLLIN, 0);
+	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 1);
+	uk = ukevent_poll(p[0], POLLIN, KEVENT_REQ_ALWAYS_QUEUE);
+	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 0);
+	KT_EXPECT_EQ(kt_get_now(q, &ev, 1), 1);
+	kt_trace_stop(&t);
+	i = kt_trace_expect(&t, 0, "kevent_ctl_add",
+			    "^POLL .*req_flags=0 ret=1 completed mask=0x1$");
+	KT_EXPECT_EQ(kt_trace_count(&t, 0, i, "kevent_storage_ready_at_add"), 0);
+	i = kt_trace_expect(&t, i + 1, "kevent_storage_ready_at_add",
+			    "^POLL .*event=0x1 mask=0x1 fired=0 -> queued, wake all$");
+	i = kt_trace_expect(&t, i + 1, "kevent_ctl_add",
+			    "^POLL .*req_flags=ALWAYS_QUEUE ret=0 ok");
+	i = kt_trace_expect(&t, i + 1, "kevent_dequeue", "^POLL .*mask=0x1 .*-> deliver$");
+	kt_trace_expect(&t, i + 1, "kevent_copy_buf", "-> buf\\[0\\]$");
+	kt_trace_free(&t);
+	close(p[0]);
+	close(p[1]);
+	close(q);
+}

@@ -9,6 +9,8 @@
  *                                       one waiter or all are woken
  *   kevent_storage_ignored              ... and the kevent's type said the
  *                                       event was not for it
+ *   kevent_storage_ready_at_add         a kevent queued by its ADD (ready
+ *                                       at once, or fired meanwhile)
  *   kevent_wake                         a waiting thread actually woken
  *   kevent_dequeue                      a delivery took a kevent, with the
  *                                       verdict of its re-poll if any
@@ -232,6 +234,16 @@ DEFINE_EVENT(kevent_fire_class, kevent_storage_ready,
 	     TP_ARGS(ev, fired, event, verdict, one));
 
 DEFINE_EVENT(kevent_fire_class, kevent_storage_ignored,
+	     TP_PROTO(const struct ukevent *ev, u32 fired, u32 event,
+		      int verdict, bool one),
+	     TP_ARGS(ev, fired, event, verdict, one));
+
+/*
+ * ADD found the kevent ready (KEVENT_REQ_ALWAYS_QUEUE: @event is the mask
+ * its type's enqueue returned), or its source fired while ADD was deciding
+ * (@event 0, @fired counts it): queued at the end of the ADD.
+ */
+DEFINE_EVENT(kevent_fire_class, kevent_storage_ready_at_add,
 	     TP_PROTO(const struct ukevent *ev, u32 fired, u32 event,
 		      int verdict, bool one),
 	     TP_ARGS(ev, fired, event, verdict, one));
