@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +34,7 @@
 
 #include "ktest.h"
 #include "kevent_syscall.h"
+#include "kt_net.h"
 
 /*
  * fdinfo keys of a kevent queue (kernel/kevent show_fdinfo, docs/abi.md
@@ -203,9 +203,6 @@ int kt_sysctl_write(const char *path, long long v);
 
 /* True if the page at p (page-aligned) has no mapping at all. */
 bool kt_is_unmapped(const void *p);
-
-/* Bring the loopback interface up (the guest's init may not have). */
-void kt_loopback_up(void);
 
 /*
  * A fresh page mapped with prot (PROT_READ, PROT_NONE, ...): an address
