@@ -23,6 +23,7 @@
 #define _KEVENT_KEVENT_H
 
 #include <linux/atomic.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/list.h>
@@ -375,6 +376,31 @@ struct kevent_user_account *kevent_account_get(kuid_t uid);
 void kevent_account_put(struct kevent_user_account *acct);
 int kevent_account_charge(struct kevent_user_account *acct);
 void kevent_account_uncharge(struct kevent_user_account *acct);
+
+/**
+ * kevent_check_file() - a file-watching storage's readiness test
+ * @k: the kevent, of a storage that watches a file without holding it
+ * @filep: the storage's pointer to that file
+ * @poll: the storage's test of @file for @k, in process context
+ *
+ * A file whose last reference is gone is being torn down, and its storage
+ * with it: it is not ready, and is not polled.
+ *
+ * Return: what @poll returns, or 0.
+ */
+static inline u32 kevent_check_file(struct kevent *k, struct file **filep,
+				    u32 (*poll)(const struct kevent *k,
+						struct file *file))
+{
+	struct file *file = get_file_active(filep);
+	u32 mask;
+
+	if (!file)
+		return 0;
+	mask = poll(k, file);
+	fput(file);
+	return mask;
+}
 
 /* The storage types, defined by storage_*.c. */
 extern const struct kevent_callbacks kevent_user_callbacks;

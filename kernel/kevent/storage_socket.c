@@ -163,15 +163,8 @@ static u32 kevent_sock_poll(const struct kevent *k, struct file *file)
 static u32 kevent_sock_check(struct kevent *k)
 {
 	struct kevent_sock *ks = k->priv;
-	struct file *file;
-	u32 mask;
 
-	file = get_file_active(&ks->file);
-	if (!file)
-		return 0;
-	mask = kevent_sock_poll(k, file);
-	fput(file);
-	return mask;
+	return kevent_check_file(k, &ks->file, kevent_sock_poll);
 }
 
 static int kevent_sock_validate(const struct ukevent *uk)
