@@ -294,6 +294,27 @@ if [ "${#leaks[@]}" -ge 2 ]; then
 else
 	result 0 docs_check_catches_a_leak "found ${#leaks[@]} of 2 leaks: ${leaks[*]}"
 fi
+
+# Generated sections are what their program gives on the kept input: the
+# server's tables from the run kept in docs/performance/kserver.txt.
+server_doc=$KLAB_ROOT/docs/performance-server.md
+server_run=$KLAB_ROOT/docs/performance/kserver.txt
+awk -f "$KLAB_ROOT/scripts/kserver-report.awk" "$server_run" >"$work/kserver.md"
+doc_section "$server_doc" "$KSERVER_DOC_BEGIN" "$KSERVER_DOC_END" >"$work/kserver-doc.md"
+if [ -s "$work/kserver.md" ] && cmp -s "$work/kserver.md" "$work/kserver-doc.md"; then
+	result 1 generated_section_matches:performance-server.md
+else
+	mapfile -t diffs < <(diff "$work/kserver.md" "$work/kserver-doc.md" | head -n 8)
+	result 0 generated_section_matches:performance-server.md \
+		"differs from scripts/kserver-report.awk on docs/performance/kserver.txt (make bench-server BENCH_DOC=1):" "${diffs[@]}"
+fi
+# ... and the check notices one edited number.
+sed '0,/ req\/s/s/ req\/s/0 req\/s/' "$work/kserver-doc.md" >"$work/kserver-edited.md"
+if ! cmp -s "$work/kserver.md" "$work/kserver-edited.md"; then
+	result 1 generated_check_catches_an_edit
+else
+	result 0 generated_check_catches_an_edit "an edited requests/s cell compared equal"
+fi
 end
 
 # --- teaching documents: man pages, review walkthroughs, diagrams ----------
