@@ -280,6 +280,19 @@ bool kt_waiter_join(struct kt_waiter *w, long timeout_ms)
 	return kt_join(w->th, NULL, timeout_ms);
 }
 
+int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms)
+{
+	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
+
+	do {
+		for (int i = 0; i < n; i++)
+			if (kt_waiter_done(&w[i]))
+				return i;
+		kt_msleep(1);
+	} while (kt_mono_ns() < deadline);
+	return -1;
+}
+
 long long kt_sysctl_read(const char *path)
 {
 	char buf[64];

@@ -190,6 +190,8 @@ bool kt_waiter_done(const struct kt_waiter *w);
 
 /* Bounded join; false if the waiter is still blocked after timeout_ms. */
 bool kt_waiter_join(struct kt_waiter *w, long timeout_ms);
+/* The first of n waiters whose call returned within timeout_ms, or -1. */
+int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms);
 
 /* ---- system ---------------------------------------------------------- */
 

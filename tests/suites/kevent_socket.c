@@ -457,19 +457,6 @@ static void start_getter(struct kt_waiter *w, int q)
 }
 
 /* Index of the first waiter that returned within KT_SOON_MS, or -1. */
-static int first_done(struct kt_waiter *w, int n)
-{
-	long long deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
-
-	do {
-		for (int i = 0; i < n; i++)
-			if (kt_waiter_done(&w[i]))
-				return i;
-		kt_msleep(1);
-	} while (kt_mono_ns() < deadline);
-	return -1;
-}
-
 /*
  * HERD threads of one queue sleep on one WAKEUP_ONE ACCEPT kevent of a
  * listener; one connection wakes exactly one of them (fdinfo wakeups).
@@ -487,7 +474,7 @@ static void herd_one_queue(__u32 flags, long long want_wakeups)
 		start_getter(&w[i], q);
 	KT_ASSERT_EQ(kevent_fdinfo(q, KFD_WAITERS), HERD);
 	kt_tcp_connect(&sa);
-	i = first_done(w, HERD);
+	i = kt_waiter_first_done(w, HERD, KT_SOON_MS);
 	KT_ASSERT(i >= 0);
 	KT_EXPECT_EQ(w[i].ret, 1);
 	KT_EXPECT_EQ(w[i].buf[0].ret_data[0], ACCEPT);
@@ -538,7 +525,7 @@ TEST(wakeup_one_queues)
 		start_getter(&w[i], q[i]);
 	}
 	kt_tcp_connect(&sa);
-	c = first_done(w, HERD);
+	c = kt_waiter_first_done(w, HERD, KT_SOON_MS);
 	KT_ASSERT(c >= 0);
 	KT_EXPECT_EQ(w[c].ret, 1);
 	KT_EXPECT_EQ(w[c].buf[0].user_u64, (__u64)c);
