@@ -299,6 +299,7 @@ bool kevent_matches(const struct kevent *k, const struct ukevent *uk);
 struct kevent *kevent_lookup(struct kevent_queue *q, u32 type, u64 id);
 int kevent_queue_link(struct kevent_queue *q, struct kevent *k);
 void kevent_remove(struct kevent_queue *q, struct kevent *k);
+void kevent_storage_remove_all(struct kevent_storage *st);
 int kevent_queue_add(struct kevent_queue *q, struct ukevent *uk);
 int kevent_queue_modify(struct kevent_queue *q, const struct ukevent *uk);
 int kevent_queue_remove(struct kevent_queue *q, const struct ukevent *uk);
