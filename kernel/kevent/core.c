@@ -140,6 +140,9 @@ static const struct kevent_callbacks *const kevent_types[KEVENT_MAX_TYPES] = {
 #ifdef CONFIG_KEVENT_POSIX_TIMER
 	[KEVENT_POSIX_TIMER] = &kevent_posix_timer_callbacks,
 #endif
+#ifdef CONFIG_KEVENT_PIPE
+	[KEVENT_PIPE]	= &kevent_pipe_callbacks,
+#endif
 };
 
 /**

@@ -384,5 +384,6 @@ extern const struct kevent_callbacks kevent_poll_callbacks;
 extern const struct kevent_callbacks kevent_signal_callbacks;
 extern const struct kevent_callbacks kevent_posix_timer_callbacks;
 extern const struct kevent_callbacks kevent_socket_callbacks;
+extern const struct kevent_callbacks kevent_pipe_callbacks;
 
 #endif /* _KEVENT_KEVENT_H */
