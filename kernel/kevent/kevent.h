@@ -275,6 +275,7 @@ int kevent_storage_ready(struct kevent_storage *st,
 			 kevent_callback_t ready_callback, u32 event);
 int kevent_ready(struct kevent *k, u32 event);
 int kevent_ready_checked(struct kevent *k, u32 mask);
+int kevent_record_mask(struct kevent *k, u32 mask);
 void kevent_added(struct kevent *k, u32 mask);
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck);

@@ -265,21 +265,10 @@ static void kevent_pipe_destroy(struct kevent *k)
 		kevent_pipe_put(k->priv);
 }
 
-/*
- * Storage lock held, any context. @event: what the pipe reported. An
- * edge-triggered kevent accumulates the events it has not delivered yet.
- */
+/* Storage lock held. @event: what the pipe reported, filtered by its state. */
 static int kevent_pipe_callback(struct kevent *k, u32 event)
 {
-	u32 mask = event & k->event.event;
-
-	if (!mask)
-		return KEVENT_CB_NOT_READY;
-	if (k->event.req_flags & KEVENT_REQ_ET)
-		k->event.ret_data[0] |= mask;
-	else
-		k->event.ret_data[0] = mask;
-	return KEVENT_CB_READY;
+	return kevent_record_mask(k, event & k->event.event);
 }
 
 /**
