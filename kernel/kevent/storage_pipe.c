@@ -19,8 +19,8 @@
  * notifications since the last delivery. Any file that vmsplice() would
  * refuse - not a pipe, or a notification pipe (O_NOTIFICATION_PIPE, whose
  * messages are posted under the wait-queue lock without the pipe's mutex,
- * see Locking) - is refused with EBADF, as vmsplice() and
- * fcntl(F_SETPIPE_SZ) refuse it.
+ * see Locking) - is refused with EBADF, as vmsplice() refuses it
+ * (fcntl(F_SETPIPE_SZ) also answers EBADF for a file that is not a pipe).
  *
  * The PIPE kevents of a pipe, from every queue, are on one storage
  * (struct kevent_pipe, pipe->kevent, allocated by the first ADD). The pipe
