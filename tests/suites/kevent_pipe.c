@@ -586,6 +586,66 @@ TEST(shared_storage)
 	KT_EXPECT_EQ(buf[0].user_u64, 3);
 }
 
+/*
+ * An ADD racing a write on another CPU: the kevent either completes at
+ * ADD (it saw the data) or is told by the write (the write saw it); the
+ * event is never lost between the two (Ordering in storage_pipe.c).
+ */
+struct racer {
+	int fd;
+	atomic_int go;
+};
+
+static void *race_write_fn(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!atomic_load(&r->go))
+		;
+	if (write(r->fd, "r", 1) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+TEST(add_races_write)
+{
+	int q = kt_queue(), completed = 0, told = 0;
+
+	kt_need_cpus(2);
+	for (int i = 0; i < 200; i++) {
+		struct racer r = { 0 };
+		struct ukevent uk;
+		pthread_t th;
+		void *ret;
+		int p[2], n;
+
+		KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
+		r.fd = p[1];
+		KT_ASSERT(pthread_create(&th, NULL, race_write_fn, &r) == 0);
+		uk = ukevent_pipe(p[0], RECV, (__u32)(i & 1 ? KEVENT_REQ_ET : 0));
+		atomic_store(&r.go, 1);
+		n = kt_ctl1(q, KEVENT_CTL_ADD, &uk);
+		KT_ASSERT(kt_join(th, &ret, KT_SOON_MS));
+		KT_ASSERT(ret == NULL);
+		if (n == 1) {
+			KT_EXPECT_DONE(uk);
+			KT_EXPECT_EQ(uk.ret_data[0], RECV);
+			completed++;
+		} else {
+			struct ukevent ev;
+
+			KT_ASSERT_EQ(n, 0);
+			ev = kt_wait_one(q);
+			KT_EXPECT_EQ(ev.ret_data[0], RECV);
+			told++;
+		}
+		close(p[0]);
+		close(p[1]);
+		KT_ASSERT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
+	}
+	kt_log("%d completed at ADD, %d told by the write", completed, told);
+}
+
 /* ---- WAKEUP_ONE ------------------------------------------------------ */
 
 #define HERD 4
