@@ -276,6 +276,7 @@ int kevent_storage_ready(struct kevent_storage *st,
 			 kevent_callback_t ready_callback, u32 event);
 int kevent_ready(struct kevent *k, u32 event);
 int kevent_ready_checked(struct kevent *k, u32 mask);
+int kevent_record_mask(struct kevent *k, u32 mask);
 void kevent_added(struct kevent *k, u32 mask);
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck);
@@ -300,6 +301,7 @@ bool kevent_matches(const struct kevent *k, const struct ukevent *uk);
 struct kevent *kevent_lookup(struct kevent_queue *q, u32 type, u64 id);
 int kevent_queue_link(struct kevent_queue *q, struct kevent *k);
 void kevent_remove(struct kevent_queue *q, struct kevent *k);
+void kevent_storage_remove_all(struct kevent_storage *st);
 int kevent_queue_add(struct kevent_queue *q, struct ukevent *uk);
 int kevent_queue_modify(struct kevent_queue *q, const struct ukevent *uk);
 int kevent_queue_remove(struct kevent_queue *q, const struct ukevent *uk);
@@ -409,5 +411,6 @@ extern const struct kevent_callbacks kevent_poll_callbacks;
 extern const struct kevent_callbacks kevent_signal_callbacks;
 extern const struct kevent_callbacks kevent_posix_timer_callbacks;
 extern const struct kevent_callbacks kevent_socket_callbacks;
+extern const struct kevent_callbacks kevent_pipe_callbacks;
 
 #endif /* _KEVENT_KEVENT_H */

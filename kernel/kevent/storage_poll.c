@@ -368,18 +368,10 @@ static void kevent_poll_destroy(struct kevent *k)
  */
 static int kevent_poll_callback(struct kevent *k, u32 event)
 {
-	u32 mask;
-
 	if (!event)
 		return KEVENT_CB_RECHECK;
-	mask = event & (k->event.event | KEVENT_POLL_ALWAYS);
-	if (!mask)
-		return KEVENT_CB_NOT_READY;
-	if (k->event.req_flags & KEVENT_REQ_ET)
-		k->event.ret_data[0] |= mask;
-	else
-		k->event.ret_data[0] = mask;
-	return KEVENT_CB_READY;
+	return kevent_record_mask(k, event & (k->event.event |
+					      KEVENT_POLL_ALWAYS));
 }
 
 /*

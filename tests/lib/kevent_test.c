@@ -202,6 +202,19 @@ int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, uns
 	return r;
 }
 
+struct ukevent kt_wait_one_at(const char *file, int line, int q, long long timeout_ms)
+{
+	struct __kernel_timespec ts = kevent_ts_ms(timeout_ms);
+	struct ukevent buf[2];
+	int r = kevent_get_events(q, 1, 1, &ts, buf, 0);
+
+	if (r != 1) {
+		kt_fail_at(file, line, "expected one event, got %d (errno %d)", r, errno);
+		kt_end_test();
+	}
+	return buf[0];
+}
+
 void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
 		    __u64 user)
 {

@@ -144,6 +144,13 @@ int kt_get_now(int fd, struct ukevent *buf, unsigned int max);
 /* kt_get_now() that ends the test if the call fails. */
 #define kt_ready_now(...) kt_ready_now_at(__FILE__, __LINE__, __VA_ARGS__)
 int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, unsigned int max);
+/*
+ * Wait (up to KT_SOON_MS, or ms) for exactly one event of queue q and
+ * return it; anything else (timeout, error) ends the test.
+ */
+#define kt_wait_one(q) kt_wait_one_at(__FILE__, __LINE__, (q), KT_SOON_MS)
+#define kt_wait_one_ms(q, ms) kt_wait_one_at(__FILE__, __LINE__, (q), (ms))
+struct ukevent kt_wait_one_at(const char *file, int line, int q, long long timeout_ms);
 /* Register a POLL kevent that must not complete at ADD, or end the test. */
 #define kt_add_poll(...) kt_add_poll_at(__FILE__, __LINE__, __VA_ARGS__)
 void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
