@@ -1,0 +1,308 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# gdb/kevent-drgn.py - the kevent views of the GDB helpers under drgn, on a
+# memory dump of the lab guest or on a live kernel's /proc/kcore. The walk
+# and the text are gdb/kwalk/'s, the same code GDB's kevent-queues,
+# kevent-ready, kevent-ring, kevent-storage, kevent-waiters and kevent-show
+# run; the Target class below is drgn's side of it, on drgn.Object and
+# drgn.helpers.linux (what the kernel's scripts/gdb/linux is to GDB).
+#
+#   drgn -c CORE -s vmlinux gdb/kevent-drgn.py --src TREE [VIEW [ARG...]]...
+#   drgn -s vmlinux gdb/kevent-drgn.py --src TREE        (live: /proc/kcore)
+#
+# TREE is the kernel tree vmlinux was built from (build/src/linux-source-6.12,
+# where kernel/kevent/ is copied to kevent/):
+# the names of types and flags are read from its headers. make drgn runs
+# this (docs/drgn.md). Views, several separated by '--':
+#
+#   queues [PID] [-b]   every kevent queue (of process PID), its counters
+#                       and kevents (-b: queue lines only)
+#   ready QUEUE         the ready list, in delivery order
+#   ring QUEUE [all]    the ring: kernel indexes, user header and entries
+#   storage ST          a storage and the kevents watching it
+#   waiters QUEUE       who sleeps on the queue
+#   show KEVENT         one kevent in full
+#   all                 queues, then the ready list and ring of each queue
+#   panic               the end of the kernel log and the stack of the CPU
+#                       that crashed (a dump taken on panic)
+#
+# QUEUE is PID:FD or an address; ST and KEVENT are addresses. Without a
+# view: an interactive drgn prompt with the same views as functions
+# (kevent_queues(), kevent_ready(q), ...; help(kevent_ready)).
+
+import argparse
+import code
+import os
+import sys
+
+import drgn
+from drgn import Object, TypeKind
+from drgn.helpers.linux import (access_remote_vm, for_each_task,
+                                list_for_each_entry,
+                                rbtree_inorder_for_each_entry)
+from drgn.helpers.linux.printk import get_dmesg
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kwalk import walk  # noqa: E402
+from kwalk.constants import K, ConstantsError  # noqa: E402
+
+
+class KeventError(Exception):
+    pass
+
+
+def _strip(t):
+    while t.kind == TypeKind.TYPEDEF:
+        t = t.type
+    return t
+
+
+class Target:
+    """drgn's side of gdb/kwalk/walk.py (the list of what a target has is
+    at the top of that file)."""
+
+    Error = KeventError
+    Fault = drgn.FaultError
+
+    def __init__(self, prog):
+        self.prog = prog
+
+    def _struct_type(self, v):
+        t = _strip(v.type_)
+        if t.kind == TypeKind.POINTER:
+            t = _strip(t.type)
+        return t
+
+    def member(self, v, name):
+        try:
+            return v.member_(name)
+        except LookupError:
+            t = self._struct_type(v)
+            fields = [m.name for m in getattr(t, "members", None) or () if m.name]
+            raise KeventError("%s has no field '%s' (kernel changed? it has: %s)"
+                              % (t.type_name(), name, ", ".join(fields)))
+
+    def field_names(self, v):
+        return [m.name for m in self._struct_type(v).members if m.name]
+
+    def cast(self, addr, tag):
+        return Object(self.prog, "struct %s *" % tag, value=int(addr))
+
+    def container_of(self, ptr, tag, member):
+        return drgn.container_of(ptr, "struct " + tag, member)
+
+    def address_of(self, v):
+        return v.address_of_().value_()
+
+    def _pointer(self, v):
+        return v if _strip(v.type_).kind == TypeKind.POINTER else v.address_of_()
+
+    def list_entries(self, head, tag, member):
+        return list_for_each_entry("struct " + tag, self._pointer(head), member)
+
+    def rb_entries(self, root, tag, member):
+        return rbtree_inorder_for_each_entry("struct " + tag, self._pointer(root), member)
+
+    def tasks(self):
+        return for_each_task(self.prog)
+
+    def string(self, v):
+        return v.string_().decode(errors="replace")
+
+    def symbol(self, addr):
+        try:
+            sym = self.prog.symbol(addr)
+        except LookupError:
+            return None
+        off = addr - sym.address
+        return sym.name if not off else "%s + %d" % (sym.name, off)
+
+    def symbol_address(self, name):
+        try:
+            return self.prog.symbol(name).address
+        except LookupError:
+            return None
+
+    def sizeof(self, tag):
+        return drgn.sizeof(self.prog.type("struct " + tag))
+
+    def read(self, addr, size):
+        return self.prog.read(addr, size)
+
+    def read_user(self, mm, uaddr, length):
+        try:
+            return access_remote_vm(mm, uaddr, length)
+        except drgn.FaultError:
+            return None
+
+    def from_bytes(self, data, tag):
+        return Object.from_bytes_(self.prog, "struct " + tag, data)
+
+
+# ---------------------------------------------------------------------------
+# The views, as functions of the interactive prompt and of the command line
+
+
+T = None
+
+
+def _address(text):
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise KeventError("'%s' is not an address" % text)
+
+
+def _queue(q):
+    """A struct kevent_queue * from an Object, an address or 'PID:FD'."""
+    if isinstance(q, Object):
+        return q
+    if isinstance(q, str) and ":" in q:
+        pid, fd = q.split(":", 1)
+        return walk.queue_by_fd(T, int(pid), int(fd))
+    return T.cast(_address(q) if isinstance(q, str) else q, "kevent_queue")
+
+
+def _object(v, tag):
+    if isinstance(v, Object):
+        return v
+    return T.cast(_address(v) if isinstance(v, str) else v, tag)
+
+
+def _print(lines):
+    for line in lines:
+        print(line)
+
+
+def kevent_queues(pid=None, brief=False):
+    """Every kevent queue (of process pid), its counters and kevents."""
+    _print(walk.queues_lines(T, pid, brief))
+
+
+def kevent_ready(q):
+    """The ready list of queue q (an Object, address or 'PID:FD'), head
+    first, checked against ready_num."""
+    _print(walk.ready_lines(T, _queue(q)))
+
+
+def kevent_ring(q, show_all=False):
+    """The ring of queue q: kernel indexes, then header and entries read
+    from the owner's address space."""
+    _print(walk.ring_lines(T, _queue(q), show_all))
+
+
+def kevent_storage(st):
+    """A struct kevent_storage * and the kevents watching it."""
+    _print(walk.storage_lines(T, _object(st, "kevent_storage")))
+
+
+def kevent_waiters(q):
+    """The entries of q->wq and q->poll_wq."""
+    _print(walk.waiters_lines(T, _queue(q)))
+
+
+def kevent_show(k):
+    """One struct kevent * in full."""
+    _print(walk.show_lines(T, _object(k, "kevent"),
+                           lambda items: "{" + ", ".join("%s = %s" % kv for kv in items) + "}"))
+
+
+def kevent_all():
+    """Every queue, then the ready list and ring of each."""
+    kevent_queues()
+    for task, fd, q in list(walk.all_queues(T)):
+        print()
+        kevent_ready(q)
+        kevent_ring(q)
+
+
+def kevent_panic(lines=12):
+    """The last lines of the kernel log and the stack of the thread that
+    crashed (on a dump taken when the guest panicked)."""
+    log = get_dmesg(T.prog).decode(errors="replace").rstrip("\n").split("\n")
+    _print(log[-lines:])
+    try:
+        thread = T.prog.crashed_thread()
+    except (ValueError, LookupError) as e:
+        print("no crashed thread: %s" % e)
+        return
+    print("crashed thread: tid %d (%s)" % (thread.tid, walk.task_comm(T, thread.object)))
+    for frame in thread.stack_trace():
+        name = frame.name or T.symbol(frame.pc) or "%#x" % frame.pc
+        print("  %s" % name)
+
+
+def _run_view(words):
+    view, args = words[0], words[1:]
+    if view == "queues":
+        brief = "-b" in args
+        args = [a for a in args if a != "-b"]
+        kevent_queues(int(args[0], 0) if args else None, brief)
+    elif view in ("ready", "ring", "waiters", "storage", "show"):
+        if not args:
+            raise KeventError("%s needs an argument (see the top of %s)" % (view, __file__))
+        if view == "ready":
+            kevent_ready(args[0])
+        elif view == "ring":
+            kevent_ring(args[0], "all" in args[1:])
+        elif view == "waiters":
+            kevent_waiters(args[0])
+        elif view == "storage":
+            kevent_storage(args[0])
+        else:
+            kevent_show(args[0])
+    elif view == "all":
+        kevent_all()
+    elif view == "panic":
+        kevent_panic()
+    else:
+        raise KeventError("no view '%s': queues, ready, ring, waiters, storage, "
+                          "show, all, panic" % view)
+
+
+def main(prog, argv):
+    global T
+    parser = argparse.ArgumentParser(prog="kevent-drgn.py")
+    parser.add_argument("--src", required=True,
+                        help="the kernel tree vmlinux was built from")
+    parser.add_argument("view", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        K.load(os.path.join(args.src, "include/uapi/linux/kevent.h"),
+               os.path.join(args.src, "kevent/kevent.h"))
+    except ConstantsError as e:
+        sys.exit("kevent-drgn: %s" % e)
+    T = Target(prog)
+    views = [[]]
+    for w in args.view:
+        if w == "--":
+            views.append([])
+        else:
+            views[-1].append(w)
+    views = [v for v in views if v]
+    if not views:
+        banner = ("kevent views (help(NAME)): kevent_queues(pid=None, brief=False), "
+                  "kevent_ready(q), kevent_ring(q, show_all=False), kevent_storage(st), "
+                  "kevent_waiters(q), kevent_show(k), kevent_all(), kevent_panic()\n"
+                  "q: a struct kevent_queue * Object, an address or 'PID:FD'; "
+                  "drgn's own helpers: from drgn.helpers.linux import *")
+        env = dict(globals())
+        env["prog"] = prog
+        env["drgn"] = drgn
+        code.interact(banner=banner, local=env, exitmsg="")
+        return
+    for i, v in enumerate(views):
+        if i:
+            print()
+        try:
+            _run_view(v)
+        except (KeventError, drgn.FaultError, LookupError, ValueError) as e:
+            sys.exit("kevent-drgn: %s: %s" % (" ".join(v), e))
+
+
+if __name__ == "__main__":
+    if "prog" not in globals():
+        sys.exit("run me with drgn: drgn -c CORE -s vmlinux %s --src TREE [VIEW]"
+                 % sys.argv[0])
+    main(globals()["prog"], sys.argv[1:])

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# make drgn: open a memory dump of the lab guest in drgn with the matching
+# vmlinux and the kevent views of gdb/kevent-drgn.py (docs/drgn.md).
+#
+#   scripts/drgn.sh [--core FILE] [VIEW ...]
+#
+# Which dump:
+#   --core FILE (make drgn CORE=FILE)   that one: a dump of run-vm.sh
+#               --dump-on-panic or of an earlier make drgn
+#   otherwise   a dump of the running guest of make vm (its monitor socket
+#               in $KLAB_BUILD/vm/), written to $KLAB_BUILD/drgn/vmcore.elf
+#               (QEMU stops the guest for the time of the write, under a
+#               second for 1 GB here, then lets it run on); with no guest
+#               running, one is booted that holds a queue in a known state
+#               (kevent-demo hold), dumped, and let go (the kernel and
+#               the initramfs are built first if they need to be: the
+#               other cases build nothing, a rebuilt vmlinux would not
+#               match the guest; the dump's build ID is checked).
+# VIEW (make drgn VIEW="queues -- ready 102:3"): print the views and exit,
+# as gdb/kevent-drgn.py describes; without one, drgn's interactive prompt
+# with the views as functions.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+core=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--core)
+		[ $# -ge 2 ] || die "--core needs a file"
+		core=$2
+		shift 2
+		;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) break ;;
+	esac
+done
+
+[ "$KLAB_BACKEND" = qemu ] || die "make drgn opens dumps of QEMU guests (BACKEND=uml has no monitor)"
+command -v drgn >/dev/null || die "drgn missing (run: scripts/deps.sh)"
+dumps=$KLAB_BUILD/drgn
+qmp=$KLAB_ROOT/scripts/qmp.sh
+
+# running_monitor: the newest monitor socket of a running guest in
+# $KLAB_BUILD/vm/ (those of guests that ended stay behind: skipped).
+running_monitor() {
+	local s
+	# newest first
+	while IFS= read -r s; do
+		[ -S "$s" ] || continue
+		if "$qmp" alive "$s"; then
+			echo "$s"
+			return 0
+		fi
+	done < <(find "$KLAB_BUILD/vm" -maxdepth 1 -name 'qmp-*.sock' -printf '%T@ %p\n' 2>/dev/null | sort -rn | cut -d' ' -f2-)
+	return 1
+}
+
+# dump_demo CORE: boot a guest whose kevent-demo holds a known queue state,
+# dump it, let the demo finish.
+dump_demo() {
+	local work mon pid
+	"$KLAB_ROOT/scripts/kernel.sh" build
+	"$KLAB_ROOT/scripts/rootfs.sh"
+	work=$(mktemp -d)
+	mon=$work/qmp.sock
+	stage drgn "no running guest (make vm): booting one with a demo queue (kevent-demo hold)"
+	"$KLAB_ROOT/scripts/run-vm.sh" --mem 256M --monitor "$mon" --share "$work" --timeout 300 \
+		--exec "kevent-demo hold $work/go" >"$work/console.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 3000; i++)); do
+		grep -qs '^kevent-demo hold: pid' "$work/console.log" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! grep -qs '^kevent-demo hold: pid' "$work/console.log"; then
+		tail -n 5 "$work/console.log" >&2
+		die "the demo guest did not start"
+	fi
+	grep '^kevent-demo hold: pid' "$work/console.log" >&2
+	"$qmp" dump "$mon" "$1"
+	touch "$work/go"
+	wait "$pid" || true
+	rm -rf "$work"
+}
+
+if [ -z "$core" ]; then
+	core=$dumps/vmcore.elf
+	mkdir -p "$dumps"
+	if mon=$(running_monitor); then
+		stage drgn "dumping the running guest (monitor $mon)"
+		"$qmp" dump "$mon" "$core"
+	else
+		dump_demo "$core"
+	fi
+	stage drgn "$core ($(du -h "$core" | cut -f1))"
+fi
+[ -f "$core" ] || die "no dump $core"
+[ -f "$KLAB_VMLINUX" ] || die "no $KLAB_VMLINUX (run: make kernel)"
+
+# The dump's VMCOREINFO names the kernel's build ID: a vmlinux of another
+# build would make drgn read garbage.
+want=$(head -c 1048576 "$core" | tr -c '[:print:]\n' '\n' | sed -n 's/^BUILD-ID=\([0-9a-f]*\)$/\1/p' | head -n 1)
+have=$(readelf -n "$KLAB_VMLINUX" | sed -n 's/^ *Build ID: \([0-9a-f]*\)$/\1/p' | head -n 1)
+if [ -z "$want" ]; then
+	die "$core has no VMCOREINFO build ID: not a dump of the lab kernel (QEMU needs -device vmcoreinfo, run-vm.sh adds it)"
+elif [ "$want" != "$have" ]; then
+	die "$core is a dump of kernel build $want, $KLAB_VMLINUX is $have: rebuild the kernel the dump was taken from"
+fi
+
+exec drgn -q -c "$core" -s "$KLAB_VMLINUX" "$KLAB_ROOT/gdb/kevent-drgn.py" --src "$KLAB_SRC" "$@"
