@@ -100,12 +100,12 @@ bench-server: ## the TCP server on kevent and on epoll under load, and the accep
 test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), then make lab-validate; one summary
 	@$(S)/test-all.sh
 
-check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
+check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks, docs/drgn.md against the last dumps
 	@$(S)/kernel.sh check
 	@shellcheck -x $(S)/*.sh .ci/run lab/*/check.sh
 	@shellcheck -s sh rootfs/bin/klab-libevent tests/suites/*.sh
 	@shellcheck -s sh lab/*/trace.sh
-	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
+	@{ $(S)/host-checks.sh; $(S)/drgn-tests.sh --recheck; } | awk -f $(S)/ktap-summary.awk
 
 clean: ## remove build outputs of the lab (keeps the extracted tree and the compiler cache)
 	rm -rf build/obj-* build/rootfs build/results build/gdb build/bench tests/bin gdb/bin bench/bin
@@ -118,6 +118,11 @@ distclean: ## remove the whole build directory (the compiler cache is kept: see 
 .PHONY: gdb-docs
 gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's transcripts from them
 	@$(S)/gdb-docs.sh --run
+
+# docs/drgn.md's transcripts, the same way from scripts/drgn-tests.sh.
+.PHONY: drgn-docs
+drgn-docs: kernel rootfs ## run the drgn checks and rewrite docs/drgn.md's transcripts from them
+	@$(S)/gdb-docs.sh --drgn --run
 
 # The exercises of lab/ (lab/README.md); the logic is in scripts/lab.sh.
 .PHONY: lab-list lab-start lab-check lab-reset lab-validate

@@ -7,7 +7,7 @@
 # run; the Target class below is drgn's side of it, on drgn.Object and
 # drgn.helpers.linux (what the kernel's scripts/gdb/linux is to GDB).
 #
-#   drgn -c CORE -s vmlinux gdb/kevent-drgn.py --src TREE [VIEW [ARG...]]...
+#   drgn -c CORE -s vmlinux gdb/kevent-drgn.py --src TREE --core CORE [VIEW [ARG...]]...
 #   drgn -s vmlinux gdb/kevent-drgn.py --src TREE        (live: /proc/kcore)
 #
 # TREE is the kernel tree vmlinux was built from (build/src/linux-source-6.12,
@@ -23,8 +23,9 @@
 #   waiters QUEUE       who sleeps on the queue
 #   show KEVENT         one kevent in full
 #   all                 queues, then the ready list and ring of each queue
-#   panic               the end of the kernel log and the stack of the CPU
-#                       that crashed (a dump taken on panic)
+#   panic               the panic message of the kernel log, the CPU and task
+#                       that panicked and that CPU's stack (a dump of
+#                       run-vm.sh --dump-on-panic)
 #
 # QUEUE is PID:FD or an address; ST and KEVENT are addresses. Without a
 # view: an interactive drgn prompt with the same views as functions
@@ -33,6 +34,7 @@
 import argparse
 import code
 import os
+import struct
 import sys
 
 import drgn
@@ -40,6 +42,7 @@ from drgn import Object, TypeKind
 from drgn.helpers.linux import (access_remote_vm, for_each_task,
                                 list_for_each_entry,
                                 rbtree_inorder_for_each_entry)
+from drgn.helpers.linux.percpu import per_cpu
 from drgn.helpers.linux.printk import get_dmesg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -74,14 +77,33 @@ class Target:
             t = _strip(t.type)
         return t
 
+    def _canonical(self, v):
+        """v as a pointer to the struct type its name finds. The debug
+        information of a CU can describe a struct with an anonymous member
+        left incomplete (struct mm_struct, seen through task_struct.mm in
+        some builds: 'has no member pgd'); drgn 0.0.22 keeps the type of
+        the CU it came through, the name lookup finds a complete one."""
+        t = self._struct_type(v)
+        if t.kind not in (TypeKind.STRUCT, TypeKind.UNION) or not t.tag:
+            return None
+        ptr = v if _strip(v.type_).kind == TypeKind.POINTER else v.address_of_()
+        return Object(self.prog, "%s %s *" % (t.kind.name.lower(), t.tag), value=int(ptr))
+
     def member(self, v, name):
         try:
             return v.member_(name)
         except LookupError:
-            t = self._struct_type(v)
-            fields = [m.name for m in getattr(t, "members", None) or () if m.name]
-            raise KeventError("%s has no field '%s' (kernel changed? it has: %s)"
-                              % (t.type_name(), name, ", ".join(fields)))
+            pass
+        try:
+            c = self._canonical(v)
+            if c is not None:
+                return c.member_(name)
+        except (LookupError, ValueError):
+            pass
+        t = self._struct_type(v)
+        fields = [m.name for m in getattr(t, "members", None) or () if m.name]
+        raise KeventError("%s has no field '%s' (kernel changed? it has: %s)"
+                          % (t.type_name(), name, ", ".join(fields)))
 
     def field_names(self, v):
         return [m.name for m in self._struct_type(v).members if m.name]
@@ -132,7 +154,7 @@ class Target:
 
     def read_user(self, mm, uaddr, length):
         try:
-            return access_remote_vm(mm, uaddr, length)
+            return access_remote_vm(self._canonical(mm), uaddr, length)
         except drgn.FaultError:
             return None
 
@@ -145,6 +167,7 @@ class Target:
 
 
 T = None
+CORE = None
 
 
 def _address(text):
@@ -217,20 +240,64 @@ def kevent_all():
         kevent_ring(q)
 
 
-def kevent_panic(lines=12):
-    """The last lines of the kernel log and the stack of the thread that
-    crashed (on a dump taken when the guest panicked)."""
-    log = get_dmesg(T.prog).decode(errors="replace").rstrip("\n").split("\n")
-    _print(log[-lines:])
-    try:
-        thread = T.prog.crashed_thread()
-    except (ValueError, LookupError) as e:
-        print("no crashed thread: %s" % e)
+def _prstatus_registers(path):
+    """The general registers of each vCPU, in CPU order, from the
+    NT_PRSTATUS notes QEMU writes into an ELF dump (one per vCPU, in
+    order): the bytes of a struct elf_prstatus's pr_reg, whose first 21
+    registers are laid out as struct pt_regs."""
+    regs = []
+    with open(path, "rb") as f:
+        ehdr = f.read(64)
+        if ehdr[:4] != b"\x7fELF":
+            return regs
+        phoff, = struct.unpack_from("<Q", ehdr, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", ehdr, 0x36)
+        f.seek(phoff)
+        phdrs = f.read(phentsize * phnum)
+        for i in range(phnum):
+            ptype, _, off, _, _, size = struct.unpack_from("<IIQQQQ", phdrs, i * phentsize)
+            if ptype != 4:  # PT_NOTE
+                continue
+            f.seek(off)
+            notes = f.read(size)
+            pos = 0
+            while pos + 12 <= len(notes):
+                namesz, descsz, ntype = struct.unpack_from("<III", notes, pos)
+                name = notes[pos + 12:pos + 12 + namesz].rstrip(b"\0")
+                desc = pos + 12 + ((namesz + 3) & ~3)
+                if name == b"CORE" and ntype == 1:  # NT_PRSTATUS
+                    # pr_reg follows siginfo, signals, ids and times
+                    regs.append(notes[desc + 112:desc + descsz - 8])
+                pos = desc + ((descsz + 3) & ~3)
+    return regs
+
+
+def kevent_panic():
+    """Why and where the kernel panicked (a dump of run-vm.sh
+    --dump-on-panic): the panic message of the kernel log, the CPU and
+    task, and that CPU's stack from the dump's registers. drgn 0.0.22's
+    own crashed_thread() is the first vCPU's, not the one that panicked,
+    and its stack_trace() of a task running on a CPU starts from the
+    task's last switch, so the registers are read from the dump here."""
+    log = get_dmesg(T.prog).decode(errors="replace").split("\n")
+    msgs = [line for line in log if "Kernel panic - not syncing" in line]
+    _print(msgs or ["no 'Kernel panic' in the kernel log"])
+    cpu = int(T.prog["panic_cpu"].counter)
+    if cpu < 0:
+        print("panic_cpu = -1: the kernel did not panic")
         return
-    print("crashed thread: tid %d (%s)" % (thread.tid, walk.task_comm(T, thread.object)))
-    for frame in thread.stack_trace():
-        name = frame.name or T.symbol(frame.pc) or "%#x" % frame.pc
-        print("  %s" % name)
+    task = per_cpu(T.prog["runqueues"], cpu).curr
+    print("panic on CPU %d, task pid %d (%s)"
+          % (cpu, int(task.pid), walk.task_comm(T, task)))
+    regs = _prstatus_registers(CORE) if CORE else []
+    if cpu >= len(regs):
+        print("no registers of CPU %d in %s" % (cpu, CORE or "a live kernel"))
+        return
+    size = drgn.sizeof(T.prog.type("struct pt_regs"))
+    trace = T.prog.stack_trace(Object.from_bytes_(T.prog, "struct pt_regs",
+                                                  regs[cpu][:size]))
+    for i, frame in enumerate(trace):
+        print("  #%-2d %s" % (i, frame.name or T.symbol(frame.pc) or "%#x" % frame.pc))
 
 
 def _run_view(words):
@@ -262,10 +329,11 @@ def _run_view(words):
 
 
 def main(prog, argv):
-    global T
+    global T, CORE
     parser = argparse.ArgumentParser(prog="kevent-drgn.py")
     parser.add_argument("--src", required=True,
                         help="the kernel tree vmlinux was built from")
+    parser.add_argument("--core", help="the dump drgn opened (its registers: panic)")
     parser.add_argument("view", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:
@@ -274,6 +342,7 @@ def main(prog, argv):
     except ConstantsError as e:
         sys.exit("kevent-drgn: %s" % e)
     T = Target(prog)
+    CORE = args.core
     views = [[]]
     for w in args.view:
         if w == "--":
@@ -297,7 +366,7 @@ def main(prog, argv):
             print()
         try:
             _run_view(v)
-        except (KeventError, drgn.FaultError, LookupError, ValueError) as e:
+        except (KeventError, drgn.FaultError, LookupError, ValueError, AttributeError) as e:
             sys.exit("kevent-drgn: %s: %s" % (" ".join(v), e))
 
 

@@ -2,7 +2,7 @@
 # make drgn: open a memory dump of the lab guest in drgn with the matching
 # vmlinux and the kevent views of gdb/kevent-drgn.py (docs/drgn.md).
 #
-#   scripts/drgn.sh [--core FILE] [VIEW ...]
+#   scripts/drgn.sh [--core FILE | --demo] [--dump FILE] [VIEW ...]
 #
 # Which dump:
 #   --core FILE (make drgn CORE=FILE)   that one: a dump of run-vm.sh
@@ -16,6 +16,8 @@
 #               the initramfs are built first if they need to be: the
 #               other cases build nothing, a rebuilt vmlinux would not
 #               match the guest; the dump's build ID is checked).
+#   --demo      the demo guest even if a make vm runs
+#   --dump FILE write the dump there (the demo's console: FILE.console)
 # VIEW (make drgn VIEW="queues -- ready 102:3"): print the views and exit,
 # as gdb/kevent-drgn.py describes; without one, drgn's interactive prompt
 # with the views as functions.
@@ -24,13 +26,16 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 core=""
+dump=""
+demo=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--core)
-		[ $# -ge 2 ] || die "--core needs a file"
-		core=$2
+	--core | --dump)
+		[ $# -ge 2 ] || die "$1 needs a file"
+		if [ "$1" = --core ]; then core=$2; else dump=$2; fi
 		shift 2
 		;;
+	--demo) demo=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) break ;;
 	esac
@@ -39,6 +44,7 @@ done
 [ "$KLAB_BACKEND" = qemu ] || die "make drgn opens dumps of QEMU guests (BACKEND=uml has no monitor)"
 command -v drgn >/dev/null || die "drgn missing (run: scripts/deps.sh)"
 dumps=$KLAB_BUILD/drgn
+[ -z "$core" ] || [ "$demo$dump" = 0 ] || die "--core opens a dump; --demo and --dump take one"
 qmp=$KLAB_ROOT/scripts/qmp.sh
 
 # running_monitor: the newest monitor socket of a running guest in
@@ -57,7 +63,7 @@ running_monitor() {
 }
 
 # dump_demo CORE: boot a guest whose kevent-demo holds a known queue state,
-# dump it, let the demo finish.
+# dump it, let the demo finish (its console in CORE.console).
 dump_demo() {
 	local work mon pid
 	"$KLAB_ROOT/scripts/kernel.sh" build
@@ -65,7 +71,7 @@ dump_demo() {
 	work=$(mktemp -d)
 	mon=$work/qmp.sock
 	stage drgn "no running guest (make vm): booting one with a demo queue (kevent-demo hold)"
-	"$KLAB_ROOT/scripts/run-vm.sh" --mem 256M --monitor "$mon" --share "$work" --timeout 300 \
+	"$KLAB_ROOT/scripts/run-vm.sh" --mem 128M --monitor "$mon" --share "$work" --timeout 300 \
 		--exec "kevent-demo hold $work/go" >"$work/console.log" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 3000; i++)); do
@@ -81,13 +87,14 @@ dump_demo() {
 	"$qmp" dump "$mon" "$1"
 	touch "$work/go"
 	wait "$pid" || true
+	cp "$work/console.log" "$1.console"
 	rm -rf "$work"
 }
 
 if [ -z "$core" ]; then
-	core=$dumps/vmcore.elf
-	mkdir -p "$dumps"
-	if mon=$(running_monitor); then
+	core=${dump:-$dumps/vmcore.elf}
+	mkdir -p "$(dirname "$core")"
+	if [ "$demo" = 0 ] && mon=$(running_monitor); then
 		stage drgn "dumping the running guest (monitor $mon)"
 		"$qmp" dump "$mon" "$core"
 	else
@@ -108,4 +115,5 @@ elif [ "$want" != "$have" ]; then
 	die "$core is a dump of kernel build $want, $KLAB_VMLINUX is $have: rebuild the kernel the dump was taken from"
 fi
 
-exec drgn -q -c "$core" -s "$KLAB_VMLINUX" "$KLAB_ROOT/gdb/kevent-drgn.py" --src "$KLAB_SRC" "$@"
+exec drgn -q -c "$core" -s "$KLAB_VMLINUX" "$KLAB_ROOT/gdb/kevent-drgn.py" \
+	--src "$KLAB_SRC" --core "$core" "$@"

@@ -6,7 +6,7 @@
 # Environment:
 #   T="suite ..."   run only these guest suites ("kunit" = the KUnit results)
 #   HOST=0          skip the host-side checks (make variables, run-vm.sh,
-#                   documents, GDB)
+#                   documents, GDB, drgn)
 #   V=1             show the guest console while it runs (ours only: the
 #                   kernel build never sees it, see scripts/kernel.sh)
 #   DEBUG=1         use the debug kernel variant
@@ -42,6 +42,7 @@ console=$results/console-$KLAB_VARIANT.log
 checks_ktap=$results/checks-$KLAB_VARIANT.ktap
 host_ktap=$results/host-$KLAB_VARIANT.ktap
 gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
+drgn_ktap=$results/drgn-$KLAB_VARIANT.ktap
 
 stage deps "checking packages"
 "$scripts/deps.sh"
@@ -96,6 +97,24 @@ elif [ "${HOST:-1}" != 0 ]; then
 	if [ -d "$results/gdb-$KLAB_VARIANT" ]; then
 		rm -rf "$published/gdb-$KLAB_VARIANT"
 		mv "$results/gdb-$KLAB_VARIANT" "$published/"
+	fi
+fi
+
+: >"$drgn_ktap"
+if [ "${HOST:-1}" != 0 ] && { [ "$KLAB_VARIANT" != lab ] || [ "$KLAB_ROOTFS" != busybox ]; }; then
+	# Dumps are QEMU's (UML has no monitor) and drgn needs DWARF (the
+	# debug kernel has none); the checks boot the busybox guest.
+	printf 'KTAP version 1\n1..1\nok 1 host_drgn.dumps # SKIP make drgn is checked on the lab kernel with the busybox guest\n' >"$drgn_ktap"
+elif [ "${HOST:-1}" != 0 ]; then
+	stage drgn "memory dumps with drgn (transcripts: $published/drgn-$KLAB_VARIANT/)"
+	"$scripts/drgn-tests.sh" "$results/drgn-$KLAB_VARIANT" |
+		sed "s|$results/drgn-|$published/drgn-|g" >"$drgn_ktap" || true
+	if ! grep -q '^KTAP version 1' "$drgn_ktap"; then
+		printf 'KTAP version 1\n1..1\n# scripts/drgn-tests.sh printed no results\nnot ok 1 host_drgn.ran\n' >"$drgn_ktap"
+	fi
+	if [ -d "$results/drgn-$KLAB_VARIANT" ]; then
+		rm -rf "$published/drgn-$KLAB_VARIANT"
+		mv "$results/drgn-$KLAB_VARIANT" "$published/"
 	fi
 fi
 
@@ -156,5 +175,5 @@ parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 	fi
 } >"$parse_ktap"
 
-cat "$checks_ktap" "$host_ktap" "$gdb_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
+cat "$checks_ktap" "$host_ktap" "$gdb_ktap" "$drgn_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
 	-f "$scripts/ktap-summary.awk"
