@@ -7,7 +7,7 @@
 # checks), FAILFAST=1 (make test ends at the first failed test), GDB=1
 # (make vm with a gdb stub for make gdb-attach),
 # WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), EX=exercise
-# (make lab-*), CORE=dump and VIEW=view (make drgn), KLAB_BUILD=DIR (build
+# (make lab-*), CORE=dump, VIEW=view and LIVE=1 (make drgn), KLAB_BUILD=DIR (build
 # directory, default ./build).
 #
 # None of them reaches the kernel's own make: scripts/kernel.sh runs it with
@@ -33,7 +33,7 @@ help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
-	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir CORE=dump VIEW=view"
+	@echo "           WALK=walk SRC=source EX=exercise PAGE=man-page KLAB_BUILD=dir CORE=dump VIEW=view LIVE=1"
 	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... BENCH_FROM=file (make bench)"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
@@ -72,8 +72,8 @@ gdb-walk: kernel rootfs ## run a GDB walkthrough in batch mode: WALK=storage-rea
 # Builds nothing unless it boots its own guest (scripts/drgn.sh): a vmlinux
 # rebuilt under a running make vm would not match its dump.
 .PHONY: drgn
-drgn: deps ## open a memory dump of the guest in drgn with the kevent views (docs/drgn.md): of the running make vm, else of a demo guest; CORE=file; VIEW="queues" prints and exits
-	@$(S)/drgn.sh $(if $(CORE),--core $(CORE)) $(VIEW)
+drgn: deps ## open a memory dump of the guest in drgn with the kevent views (docs/drgn.md): of the running make vm, else of a demo guest; CORE=file; VIEW="queues" prints and exits; LIVE=1 ROOTFS=debian: on /proc/kcore
+	@$(S)/drgn.sh $(if $(CORE),--core $(CORE)) $(if $(filter 1,$(LIVE)),--live) $(VIEW)
 
 test: ## build everything, run host checks and all guest suites, summarise
 	@$(S)/test.sh

@@ -130,6 +130,7 @@ section() {
 }
 
 echo "KTAP version 1"
+# (the live check counts whether it runs or is skipped)
 echo "1..$(grep -cE '^[[:space:]]*result ' "$0")"
 echo "# Subtest: host_drgn"
 
@@ -292,6 +293,30 @@ set -e
 [ "$rc" = 3 ] || note "run-vm.sh --dump-on-panic --exec 'exit 3' exited $rc (console: $p/poweroff.log)"
 [ ! -e "$p/none.elf" ] || note "a dump was written without a panic"
 result dump_on_panic_a_poweroff_still_ends_the_run
+
+# ---- live, on /proc/kcore in the Debian guest ----------------------------------
+# Only where the Debian image was built (make rootfs ROOTFS=debian: a
+# debootstrap of minutes, not part of make test).
+if [ ! -f "$KLAB_DEBIAN_IMAGE" ]; then
+	n=$((n + 1))
+	echo "ok $n drgn_live_on_proc_kcore_in_the_debian_guest # SKIP no Debian image (make rootfs ROOTFS=debian)"
+else
+	l=$out/live
+	mkdir -p "$l"
+	set +e
+	ROOTFS=debian "$drgn_sh" --live all >"$l/console.log" 2>&1
+	rc=$?
+	set -e
+	s=$(tr -d '\r' <"$l/console.log")
+	lpid=$(sed -n 's/^kevent-demo hold: pid \([0-9]*\), queue fd \([0-9]*\), .*/\1/p' <<<"$s" | head -n 1)
+	[ "$rc" = 0 ] || note "make drgn LIVE=1 exited $rc (console: $l/console.log)"
+	expect "$s" "^pid ${lpid:-X} \\(kevent-demo\\) fd [0-9]+: queue 0x[0-9a-f]+ registered=5 ready=3 waiters=0 ring=4 entries kidx=2 over=0 uidx=1 free=3\$" "queues on /proc/kcore"
+	order=$(sed -n 's/^  #[0-9] kevent 0x[0-9a-f]* ready .*: USER id=0x\([0-9a-f]*\) .*/\1/p' <<<"$s" | tr '\n' ' ')
+	[ "$order" = "3 1 4 " ] || note "ready list on /proc/kcore: '$order', expected 3 1 4"
+	expect "$s" '^  \[1\] used <-uidx +USER id=0x2 ' "ring on /proc/kcore"
+	expect "$s" '^kevent-demo hold: got ids 3 1 4$' "the demo"
+	result drgn_live_on_proc_kcore_in_the_debian_guest
+fi
 
 # ---- docs/drgn.md shows what these runs printed ------------------------------
 if ! docs=$("$KLAB_ROOT/scripts/gdb-docs.sh" --drgn --check "$out" 2>&1); then

@@ -3,6 +3,7 @@
 # vmlinux and the kevent views of gdb/kevent-drgn.py (docs/drgn.md).
 #
 #   scripts/drgn.sh [--core FILE | --demo] [--dump FILE] [VIEW ...]
+#   scripts/drgn.sh --live [VIEW ...]     (make drgn LIVE=1 ROOTFS=debian)
 #
 # Which dump:
 #   --core FILE (make drgn CORE=FILE)   that one: a dump of run-vm.sh
@@ -18,6 +19,11 @@
 #               match the guest; the dump's build ID is checked).
 #   --demo      the demo guest even if a make vm runs
 #   --dump FILE write the dump there (the demo's console: FILE.console)
+#   --live      no dump: boot the Debian image (ROOTFS=debian), whose
+#               python3-drgn reads the running kernel through /proc/kcore,
+#               with this tree shared at its path (vmlinux, helpers, kernel
+#               tree); kevent-demo hold holds its queue while drgn prints
+#               VIEW (default: all)
 # VIEW (make drgn VIEW="queues -- ready 102:3"): print the views and exit,
 # as gdb/kevent-drgn.py describes; without one, drgn's interactive prompt
 # with the views as functions.
@@ -28,6 +34,7 @@ set -euo pipefail
 core=""
 dump=""
 demo=0
+live=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--core | --dump)
@@ -36,6 +43,7 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--demo) demo=1; shift ;;
+	--live) live=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) break ;;
 	esac
@@ -90,6 +98,29 @@ dump_demo() {
 	cp "$work/console.log" "$1.console"
 	rm -rf "$work"
 }
+
+# live VIEW...: drgn inside the Debian guest, on its own /proc/kcore.
+live() {
+	local views=("$@") shares=(--share "$KLAB_ROOT") cmd
+	[ "${#views[@]}" -gt 0 ] || views=(all)
+	[ "$KLAB_ROOTFS" = debian ] ||
+		die "drgn runs live in the Debian guest (the busybox one has no Python): make drgn LIVE=1 ROOTFS=debian"
+	"$KLAB_ROOT/scripts/kernel.sh" build
+	"$KLAB_ROOT/scripts/rootfs.sh"
+	case "$KLAB_BUILD/" in "$KLAB_ROOT"/*) ;; *) shares+=(--share "$KLAB_BUILD") ;; esac
+	cmd="kevent-demo hold /tmp/go >/tmp/demo.log 2>&1 & demo=\$!"
+	cmd+="; while ! grep -q '^kevent-demo hold: pid' /tmp/demo.log; do sleep 0.1; done; cat /tmp/demo.log"
+	cmd+="; drgn -q -s $(quote "$KLAB_VMLINUX") $(quote "$KLAB_ROOT/gdb/kevent-drgn.py") --src $(quote "$KLAB_SRC") $(quote "${views[@]}"); rc=\$?"
+	cmd+="; touch /tmp/go; wait \$demo || rc=1; cat /tmp/demo.log | tail -n 2; exit \$rc"
+	stage drgn "booting the Debian image: drgn on /proc/kcore beside kevent-demo hold"
+	exec "$KLAB_ROOT/scripts/run-vm.sh" --rootfs debian "${shares[@]}" --timeout 600 --exec "$cmd"
+}
+if [ "$live" = 1 ]; then
+	if [ -n "$core$dump" ] || [ "$demo" = 1 ]; then
+		die "--live reads the running kernel: no --core, --dump or --demo"
+	fi
+	live "$@"
+fi
 
 if [ -z "$core" ]; then
 	core=${dump:-$dumps/vmcore.elf}
