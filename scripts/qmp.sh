@@ -5,9 +5,11 @@
 #
 #   scripts/qmp.sh dump SOCKET FILE [FORMAT]
 #       write the guest's memory to FILE (dump-guest-memory; FORMAT: elf,
-#       the default, or kdump-zlib, kdump-lzo, kdump-snappy, which
-#       drgn opens through libkdumpfile). QEMU stops the guest while it
-#       writes (about a second per GB under TCG here) and lets it run on.
+#       the default, what drgn opens; or kdump-zlib, kdump-lzo,
+#       kdump-snappy, which QEMU 7.2 writes in makedumpfile's flattened
+#       format: drgn 0.0.22 does not open them, docs/drgn.md). QEMU stops
+#       the guest while it writes (under a second for 256 MB here) and
+#       lets it run on.
 #   scripts/qmp.sh watch SOCKET FILE
 #       (run-vm.sh --dump-on-panic) wait until the guest stops: if it reset
 #       (panic=-1: a panic), dump its memory to FILE; then quit QEMU.
@@ -61,10 +63,16 @@ qmp_exec() {
 	return 1
 }
 
-# dump_cmd FILE FORMAT: the dump-guest-memory command (physical memory as
-# the guest sees it; paging=false, which every format needs).
+# dump_cmd FILE FORMAT: the dump-guest-memory command. An ELF dump is
+# written with paging=true: QEMU then also maps the kernel's virtual
+# addresses, and drgn 0.0.22 needs them (it reads the top page table
+# through swapper_pg_dir's virtual address; a physical-only dump fails with
+# "recursive address translation"). QEMU writes kdump formats only without
+# paging.
 dump_cmd() {
-	printf '{"execute": "dump-guest-memory", "arguments": {"paging": %s, "protocol": "file:%s", "format": "%s"}}' "$3" "$1" "$2"
+	local paging=false
+	[ "$2" = elf ] && paging=true
+	printf '{"execute": "dump-guest-memory", "arguments": {"paging": %s, "protocol": "file:%s", "format": "%s"}}' "$paging" "$1" "$2"
 }
 
 cmd=${1:-}
@@ -78,7 +86,7 @@ dump)
 	mkdir -p "$(dirname "$file")"
 	rm -f "$file"
 	# a guest of several GB under load: minutes at most
-	qmp_exec "$(dump_cmd "$file" "$format" "${KLAB_QMP_PAGING:-true}")" 600 || die "dump-guest-memory: $answer"
+	qmp_exec "$(dump_cmd "$file" "$format")" 600 || die "dump-guest-memory: $answer"
 	[ -s "$file" ] || die "dump-guest-memory wrote nothing to $file"
 	;;
 watch)
@@ -94,7 +102,7 @@ watch)
 		# -no-reboot turned the guest's reset into this shutdown
 		if [[ $line == *'"reason": "guest-reset"'* ]]; then
 			echo "klab: the guest reset (a panic: panic=-1); dumping its memory to $file" >&2
-			if qmp_exec "$(dump_cmd "$file" elf true)" 600; then
+			if qmp_exec "$(dump_cmd "$file" elf)" 600; then
 				echo "klab: memory dump written: $file ($(du -h "$file" | cut -f1)); open it: make drgn CORE=$file" >&2
 			else
 				echo "klab: dump-guest-memory failed: $answer" >&2
