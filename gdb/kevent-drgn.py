@@ -33,6 +33,7 @@
 
 import argparse
 import code
+import importlib
 import os
 import struct
 import sys
@@ -355,10 +356,12 @@ def main(prog, argv):
                   "kevent_ready(q), kevent_ring(q, show_all=False), kevent_storage(st), "
                   "kevent_waiters(q), kevent_show(k), kevent_all(), kevent_panic()\n"
                   "q: a struct kevent_queue * Object, an address or 'PID:FD'; "
-                  "drgn's own helpers: from drgn.helpers.linux import *")
-        env = dict(globals())
-        env["prog"] = prog
-        env["drgn"] = drgn
+                  "drgn's helpers (from drgn.helpers.linux import *) are here too")
+        importlib.import_module("readline")  # line editing for the prompt
+        helpers = importlib.import_module("drgn.helpers.linux")
+        env = {name: getattr(helpers, name) for name in helpers.__all__}
+        env.update((name, v) for name, v in globals().items() if name.startswith("kevent_"))
+        env.update(prog=prog, drgn=drgn, Object=Object, walk=walk, T=T)
         code.interact(banner=banner, local=env, exitmsg="")
         return
     for i, v in enumerate(views):
