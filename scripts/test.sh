@@ -132,12 +132,18 @@ set +e
 # FAILFAST=1: the runner ends at the first failed test (klab-run-tests -f).
 ff=""
 [ "${FAILFAST:-0}" = 1 ] && ff="-f "
+# The guest's monitor, for make drgn in another terminal: it dumps the
+# newest running guest it finds there, this one while it tests (QEMU
+# stops it for the second the dump takes). QEMU removes the socket as it
+# ends. (QEMU only: User-Mode Linux has no monitor.)
+monitor=()
+[ "$KLAB_BACKEND" = qemu ] && monitor=(--monitor "$KLAB_BUILD/vm/qmp-test-$$.sock")
 guest_cmd="klab-kmemleak clear; klab-run-tests $ff${T:-}; rc=\$?; klab-kmemleak check || rc=1; exit \$rc"
 if [ "${V:-0}" = 1 ]; then
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" "${monitor[@]}" \
 		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd"
 else
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" "${monitor[@]}" \
 		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd" \
 		>/dev/null 2>"$results/run-vm.err"
 fi
