@@ -8,8 +8,9 @@
 # Which dump:
 #   --core FILE (make drgn CORE=FILE)   that one: a dump of run-vm.sh
 #               --dump-on-panic or of an earlier make drgn
-#   otherwise   a dump of the running guest of make vm (its monitor socket
-#               in $KLAB_BUILD/vm/), written to $KLAB_BUILD/drgn/vmcore.elf
+#   otherwise   a dump of the newest running guest of make vm or make test
+#               (their monitor sockets are in $KLAB_BUILD/vm/), written to
+#               $KLAB_BUILD/drgn/vmcore.elf
 #               (QEMU stops the guest for the time of the write, under a
 #               second for 1 GB here, then lets it run on); with no guest
 #               running, one is booted that holds a queue in a known state
@@ -50,6 +51,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ "$KLAB_BACKEND" = qemu ] || die "make drgn opens dumps of QEMU guests (BACKEND=uml has no monitor)"
+[ "$KLAB_VARIANT" = lab ] || die "make drgn needs the lab kernel's debug information (the debug kernel is built without DWARF): drop DEBUG=1"
 command -v drgn >/dev/null || die "drgn missing (run: scripts/deps.sh)"
 dumps=$KLAB_BUILD/drgn
 [ -z "$core" ] || [ "$demo$dump" = 0 ] || die "--core opens a dump; --demo and --dump take one"
