@@ -15,6 +15,13 @@
  *   kevent-demo ring    USER events through a 4-entry ring, 10 rounds of
  *                       READY + kevent_wait() + kevent_commit(): the ring
  *                       wraps twice (ring_over 0 -> 1 -> 2)
+ *   kevent-demo hold FILE
+ *                       a queue in a known state, held until FILE exists
+ *                       (the host takes a memory dump meanwhile: drgn,
+ *                       docs/drgn.md): USER kevents 1..5, 5 and 2 delivered
+ *                       to the 4-entry ring and 5 committed (kidx 2,
+ *                       uidx 1), then 3, 1, 4 readied in that order; once
+ *                       FILE appears it reads the three and checks the order
  *
  * Every kevent of the demo carries the user data DEMO_USER, which the
  * walkthroughs use to ignore other kevent users. Exit status 0 when the
@@ -389,6 +396,62 @@ static int demo_ring(void)
 	return failures ? 1 : 0;
 }
 
+/* ---- a known queue state, held for a memory dump ------------------------ */
+
+static const unsigned int hold_ring_ids[] = { 5, 2 };
+static const unsigned int hold_ready_ids[] = { 3, 1, 4 };
+
+static int demo_hold(const char *file)
+{
+	struct __kernel_timespec ts = kevent_ts(10, 0);
+	struct ukevent uk, got[3];
+	struct kevent_ring *ring;
+	int fd, n;
+
+	fd = ring_queue(&ring);
+	if (fd < 0)
+		return 1;
+	for (unsigned int id = 1; id <= 5; id++) {
+		uk = ukevent_user(id, DEMO_USER);
+		CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD user %u", id);
+	}
+	for (unsigned int i = 0; i < 2; i++) {
+		uk = ukevent_user(hold_ring_ids[i], DEMO_USER);
+		uk.event = 0x100 + hold_ring_ids[i];
+		CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 1, &uk) == 1, "READY %u", hold_ring_ids[i]);
+	}
+	n = kevent_wait(fd, 2, 0, &ts, 0);
+	CHECK(n == 2, "kevent_wait = %d", n);
+	CHECK(kevent_commit(fd, 1, 0) == 1, "commit 1: %s", strerror(errno));
+	for (unsigned int i = 0; i < 3; i++) {
+		uk = ukevent_user(hold_ready_ids[i], DEMO_USER);
+		uk.event = 0x200 + hold_ready_ids[i];
+		CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 1, &uk) == 1, "READY %u", hold_ready_ids[i]);
+	}
+	printf("kevent-demo hold: pid %d, queue fd %d, ring %p (%d entries): ring_kidx=%u ring_over=%u, ready ids 3 1 4; waiting for %s\n",
+	       (int)getpid(), fd, (void *)ring, RING_SIZE, kevent_ring_kidx(ring),
+	       kevent_ring_over(ring), file);
+	for (int i = 0; access(file, F_OK) != 0; i++) {
+		if (i == 60000) {
+			fprintf(stderr, "kevent-demo: %s never appeared\n", file);
+			return 2;
+		}
+		msleep(10);
+	}
+	n = kevent_get_events(fd, 3, 3, &ts, got, 0);
+	CHECK(n == 3, "kevent_get_events = %d", n);
+	printf("kevent-demo hold: got ids");
+	for (int i = 0; i < n; i++) {
+		printf(" %llu", (unsigned long long)got[i].id.raw_u64);
+		CHECK(got[i].id.raw_u64 == hold_ready_ids[i], "event %d: id %llu", i,
+		      (unsigned long long)got[i].id.raw_u64);
+	}
+	printf("\n");
+	close(fd);
+	kevent_ring_free(ring, RING_SIZE);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -401,8 +464,10 @@ int main(int argc, char **argv)
 		ret = demo_herd();
 	else if (!strcmp(mode, "ring"))
 		ret = demo_ring();
+	else if (!strcmp(mode, "hold") && argc > 2)
+		ret = demo_hold(argv[2]);
 	else {
-		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring\n");
+		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring|hold FILE\n");
 		return 2;
 	}
 	printf("kevent-demo %s: %s\n", mode, ret ? "FAILED" : "done");
