@@ -7,8 +7,8 @@
 # checks), FAILFAST=1 (make test ends at the first failed test), GDB=1
 # (make vm with a gdb stub for make gdb-attach),
 # WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), S=scenario
-# (make trace), EX=exercise
-# (make lab-*), KLAB_BUILD=DIR (build directory, default ./build).
+# (make trace), EX=exercise (make lab-*), CORE=dump, VIEW=view and LIVE=1
+# (make drgn), KLAB_BUILD=DIR (build directory, default ./build).
 #
 # None of them reaches the kernel's own make: scripts/kernel.sh runs it with
 # a clean environment (see make kernel-cmd), so V=1 here never means a
@@ -36,7 +36,7 @@ help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
-	@echo "           WALK=walk SRC=source S=scenario EX=exercise PAGE=man-page KLAB_BUILD=dir"
+	@echo "           WALK=walk SRC=source S=scenario EX=exercise PAGE=man-page KLAB_BUILD=dir CORE=dump VIEW=view LIVE=1"
 	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... BENCH_FROM=file (make bench)"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"
 
@@ -81,6 +81,12 @@ trace: kernel rootfs ## boot, run scenario S=timer|pipe|user|herd|ring-wrap|last
 trace-docs: kernel rootfs ## run the scenarios of docs/trace.md and rewrite its timelines from them
 	@$(S)/trace.sh --docs
 
+# Builds nothing unless it boots its own guest (scripts/drgn.sh): a vmlinux
+# rebuilt under a running make vm would not match its dump.
+.PHONY: drgn
+drgn: deps ## open a memory dump of the guest in drgn with the kevent views (docs/drgn.md): of the running make vm, else of a demo guest; CORE=file; VIEW="queues" prints and exits; LIVE=1 ROOTFS=debian: on /proc/kcore
+	@$(S)/drgn.sh $(if $(CORE),--core $(CORE)) $(if $(filter 1,$(LIVE)),--live) $(VIEW)
+
 test: ## build everything, run host checks and all guest suites, summarise
 	@$(S)/test.sh
 
@@ -106,12 +112,12 @@ bench-server: ## the TCP server on kevent and on epoll under load, and the accep
 test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, debian, uml-debian), then make lab-validate; one summary
 	@$(S)/test-all.sh
 
-check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks
+check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks, docs/drgn.md against the last dumps
 	@$(S)/kernel.sh check
 	@shellcheck -x $(S)/*.sh .ci/run lab/*/check.sh
 	@shellcheck -s sh rootfs/bin/klab-libevent rootfs/bin/klab-trace tests/suites/*.sh
 	@shellcheck -s sh lab/*/trace.sh
-	@$(S)/host-checks.sh | awk -f $(S)/ktap-summary.awk
+	@{ $(S)/host-checks.sh; $(S)/drgn-tests.sh --recheck; } | awk -f $(S)/ktap-summary.awk
 
 clean: ## remove build outputs of the lab (keeps the extracted tree and the compiler cache)
 	rm -rf build/obj-* build/rootfs build/results build/gdb build/bench tests/bin gdb/bin bench/bin
@@ -124,6 +130,11 @@ distclean: ## remove the whole build directory (the compiler cache is kept: see 
 .PHONY: gdb-docs
 gdb-docs: kernel rootfs ## run the GDB walkthroughs and rewrite docs/gdb.md's transcripts from them
 	@$(S)/gdb-docs.sh --run
+
+# docs/drgn.md's transcripts, the same way from scripts/drgn-tests.sh.
+.PHONY: drgn-docs
+drgn-docs: kernel rootfs ## run the drgn checks and rewrite docs/drgn.md's transcripts from them
+	@$(S)/gdb-docs.sh --drgn --run
 
 # The exercises of lab/ (lab/README.md); the logic is in scripts/lab.sh.
 .PHONY: lab-list lab-start lab-check lab-reset lab-validate

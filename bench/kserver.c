@@ -55,7 +55,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -64,10 +63,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <net/if.h>
 #include <signal.h>
 
 #include "kevent_syscall.h"
+#include "kt_net.h"
 
 #define REQ_SIZE	32
 #define REQ_MAGIC	0x4b524551u	/* "KREQ" */
@@ -112,22 +111,6 @@ static void ks_die(const char *what)
 	exit(2);
 }
 
-static void ks_loopback_up(void)
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		return;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (!ioctl(s, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
-}
-
 static void ks_raise_nofile(void)
 {
 	struct rlimit rl;
@@ -143,7 +126,7 @@ static int ks_listener(struct sockaddr_in *sa, int backlog)
 	socklen_t len = sizeof(*sa);
 	int fd, one = 1;
 
-	ks_loopback_up();
+	kt_loopback_up();
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
 	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -18,8 +18,9 @@ _here = os.path.dirname(os.path.abspath(__file__))
 if _here not in sys.path:
     sys.path.insert(0, _here)
 
-if "kevent" in sys.modules:
-    for _name in sorted((n for n in sys.modules if n == "kevent" or n.startswith("kevent.")),
+if "kevent" in sys.modules or "kwalk" in sys.modules:
+    for _name in sorted((n for n in sys.modules
+                         if n.split(".")[0] in ("kevent", "kwalk")),
                         reverse=True):
         del sys.modules[_name]
 importlib.import_module("kevent")

@@ -9,6 +9,11 @@
 #   SERVER_ARGS="..."  kserver options (default: 400 connections x 50
 #                      requests, 20 idle connections, 4 acceptors x 50
 #                      connections; kserver -h lists them)
+#   BENCH_DOC=1        keep this run in docs/performance/kserver.txt and
+#                      rewrite the generated section of
+#                      docs/performance-server.md from it
+#                      (scripts/kserver-report.awk; make test checks that
+#                      the section is what the kept run gives)
 # Exit status: kserver's (1 if a response was wrong or missing, or an idle
 # connection was not closed), or the launcher's (124 timeout, 125 no
 # status from the guest).
@@ -39,4 +44,12 @@ set +e
 rc=${PIPESTATUS[0]}
 set -e
 stage bench "results: $out/kserver.txt (exit $rc)"
+awk -f "$scripts/kserver-report.awk" "$out/kserver.txt" >"$out/kserver.md"
+if [ "${BENCH_DOC:-0}" = 1 ]; then
+	[ "$rc" = 0 ] || die "not kept in the documents: kserver failed (exit $rc)"
+	cp "$out/kserver.txt" "$KLAB_ROOT/docs/performance/kserver.txt"
+	doc_replace_section "$KLAB_ROOT/docs/performance-server.md" \
+		"$KSERVER_DOC_BEGIN" "$KSERVER_DOC_END" "$out/kserver.md"
+	stage bench "rewrote the generated section of docs/performance-server.md"
+fi
 exit "$rc"

@@ -12,12 +12,16 @@ packages=(
 	mandoc graphviz
 	debootstrap e2fsprogs
 	gnuplot-nox
+	python3-drgn socat
 )
 # mandoc: make man and the man page checks (mandoc -Tlint); graphviz: make
 # docs renders docs/diagrams/*.dot. debootstrap and e2fsprogs: make rootfs
 # ROOTFS=debian (mkfs.ext4 -d packs the image). gnuplot-nox: make bench
-# renders its plots (SVG, no X). io_uring needs no package: bench/kbench.c
-# uses its raw system calls and the libc headers' <linux/io_uring.h>.
+# renders its plots (SVG, no X). python3-drgn: make drgn (docs/drgn.md)
+# opens the guest's memory dumps; socat talks to QEMU's monitor socket
+# (run-vm.sh --monitor, --dump-on-panic). io_uring needs no package:
+# bench/kbench.c uses its raw system calls and the libc headers'
+# <linux/io_uring.h>.
 # gdb-multiarch is not needed: host and guest are both x86_64.
 
 missing=()

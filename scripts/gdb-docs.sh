@@ -7,6 +7,10 @@
 #                                      (make gdb-docs)
 #   scripts/gdb-docs.sh --check [DIR]  say where the page and the run differ,
 #                                      exit 1 if they do (scripts/gdb-tests.sh)
+#   scripts/gdb-docs.sh --drgn ...     the same for docs/drgn.md, from the
+#                                      runs of scripts/drgn-tests.sh (DIR
+#                                      default $KLAB_BUILD/results/drgn-<variant>,
+#                                      FILE default drgn.log; make drgn-docs)
 #
 # DIR holds the transcripts scripts/gdb-tests.sh writes, default
 # $KLAB_BUILD/results/gdb-<variant>. In docs/gdb.md each transcript is a
@@ -25,24 +29,33 @@
 # shortened to '.../'. The check compares page and run after replacing, on
 # both sides, what changes from run to run: addresses, pids and tids, CPU
 # and GDB thread numbers, the clock reading and saved interrupt flags in
-# the hrtimer frames, and the expiry times of timer events.
+# the hrtimer frames, the expiry times of timer events, the time stamps of
+# kernel log lines, the PID:FD of a queue in a make drgn command and the
+# frame numbers of drgn's stack traces (how many frames the stopped CPU's
+# innermost functions take varies).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-doc=$KLAB_ROOT/docs/gdb.md
+tool=gdb
+if [ "${1:-}" = --drgn ]; then
+	tool=drgn
+	shift
+fi
+doc=$KLAB_ROOT/docs/$tool.md
+docname=docs/$tool.md
 mode=rewrite
 case "${1:-}" in
 --check | --run) mode=${1#--}; shift ;;
 -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 -*) die "unknown option: $1 (see --help)" ;;
 esac
-dir=${1:-$KLAB_BUILD/results/gdb-$KLAB_VARIANT}
+dir=${1:-$KLAB_BUILD/results/$tool-$KLAB_VARIANT}
 
 if [ "$mode" = run ]; then
 	# its failures are reported and expected (the check of these very
 	# transcripts fails until they are rewritten): go on regardless
-	"$KLAB_ROOT/scripts/gdb-tests.sh" "$dir" | grep -E '^(not ok|# )' || true
+	"$KLAB_ROOT/scripts/$tool-tests.sh" "$dir" | grep -E '^(not ok|# )' || true
 	mode=rewrite
 fi
 
@@ -73,7 +86,10 @@ normalise() {
 		-e 's/on CPU [0-9]+/on CPU N/g' \
 		-e 's/Thread [0-9.]+/Thread N/g' \
 		-e '/hrtimer/s/\b(now|flags)=(\1@entry=)?[0-9]+/\1=N/g' \
-		-e '/TIMER/s/ret_data( = |=)\{[0-9]+/ret_data\1{N/g'
+		-e '/TIMER/s/ret_data( = |=)\{[0-9]+/ret_data\1{N/g' \
+		-e 's/^\[ *[0-9]+\.[0-9]+\]/[T]/' \
+		-e '/^=== make drgn/s/[0-9]+:[0-9]+/PID:FD/g' \
+		-e 's/^  #[0-9]+ +([A-Za-z_][A-Za-z0-9_.]*( \+ [0-9]+)?)$/  #N \1/'
 }
 
 [ -f "$doc" ] || die "no $doc"
@@ -111,14 +127,14 @@ while IFS= read -r line; do
 		from\ *) from=${p#from } ;;
 		to\ *) to=${p#to } ;;
 		skip\ *) skip=${p#skip } ;;
-		*) die "docs/gdb.md transcript '$spec': what is '$p'?" ;;
+		*) die "$docname transcript '$spec': what is '$p'?" ;;
 		esac
 	done
-	[ -n "$from" ] || die "docs/gdb.md transcript '$spec' has no 'from'"
+	[ -n "$from" ] || die "$docname transcript '$spec' has no 'from'"
 	file=$dir/$src
-	[[ "$src" == */* ]] || file=$dir/$src/gdb.log
+	[[ "$src" == */* ]] || file=$dir/$src/$tool.log
 	if [ ! -s "$file" ]; then
-		[ "$mode" = check ] || die "no transcript $file (run: make gdb-docs)"
+		[ "$mode" = check ] || die "no transcript $file (run: make $tool-docs)"
 		echo "transcript $n ($src): no $file"
 		differ=1
 		cat "$tmp.old" >>"$tmp"
@@ -133,7 +149,7 @@ while IFS= read -r line; do
 			sed '1d; $d' "$tmp.old" | normalise >"$tmp.a"
 			normalise <"$tmp.new" >"$tmp.b"
 			if ! cmp -s "$tmp.a" "$tmp.b"; then
-				echo "transcript $n ($src, from /$from/) differs from the run (< docs/gdb.md, > $file):"
+				echo "transcript $n ($src, from /$from/) differs from the run (< $docname, > $file):"
 				diff "$tmp.a" "$tmp.b" | grep '^[<>]' | head -n 6 || true
 				differ=1
 			fi
@@ -144,16 +160,16 @@ while IFS= read -r line; do
 	fi
 	echo "<!-- end transcript -->" >>"$tmp"
 done <"$doc"
-[ "$in_block" = 0 ] || die "docs/gdb.md: transcript '$spec' has no '<!-- end transcript -->'"
-[ "$n" -gt 0 ] || die "docs/gdb.md has no transcript markers"
+[ "$in_block" = 0 ] || die "$docname: transcript '$spec' has no '<!-- end transcript -->'"
+[ "$n" -gt 0 ] || die "$docname has no transcript markers"
 
 if [ "$mode" = check ]; then
-	[ "$differ" = 0 ] && echo "$n transcripts of docs/gdb.md match the run in $dir"
+	[ "$differ" = 0 ] && echo "$n transcripts of $docname match the run in $dir"
 	exit "$differ"
 fi
 if cmp -s "$tmp" "$doc"; then
-	stage docs "docs/gdb.md: $n transcripts, unchanged"
+	stage docs "$docname: $n transcripts, unchanged"
 else
 	cp "$tmp" "$doc"
-	stage docs "docs/gdb.md: $n transcripts rewritten from $dir"
+	stage docs "$docname: $n transcripts rewritten from $dir"
 fi

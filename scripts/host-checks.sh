@@ -205,6 +205,15 @@ expect bad_accel_exits_2 2 '--accel takes kvm or tcg' -- dry --accel hvf
 expect bad_console_exits_2 2 '--console takes stdio or pty' -- dry --console vga
 expect console_pty_with_exec_exits_2 2 'interactive use' -- dry --console pty --exec true
 expect share_missing_dir_exits_2 2 '--share: no directory' -- dry --share "$work/nope"
+# The monitor and the memory dumps of make drgn (docs/drgn.md).
+expect vmcoreinfo_device_for_dumps 0 ' -device vmcoreinfo ' -- dry
+expect interactive_has_a_monitor 0 " -qmp unix:$(re "$KLAB_BUILD/vm/qmp-")[0-9]+\\.sock,server=on,wait=off " -- dry
+expect exec_has_no_monitor 0 '! -qmp ' -- dry --exec true
+expect monitor_path 0 ' -qmp unix:/tmp/m\.sock,server=on,wait=off ' -- dry --monitor /tmp/m.sock
+expect monitor_none 0 '! -qmp ' -- dry --monitor none
+expect dump_on_panic_pauses_and_has_a_monitor 0 ' -action shutdown=pause ' \
+	' -no-reboot ' ' -qmp unix:[^ ]*klab-qmp-[0-9]+\.sock,server=on,wait=off ' -- dry --exec true --dump-on-panic /tmp/x.core
+expect no_pause_without_dump_on_panic 0 '! -action ' -- dry
 # User-Mode Linux: the linux binary, its console on this terminal (--exec:
 # output only, so that the end of input never hangs the console up).
 uml_linux=$KLAB_BUILD/obj-uml/linux
@@ -221,6 +230,8 @@ expect uml_two_cpus_exits_2 2 'uniprocessor' -- dry --backend uml --cpus 2
 expect uml_accel_exits_2 2 '--accel is for QEMU' -- dry --backend uml --accel tcg
 expect uml_gdb_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb
 expect uml_gdb_run_exits_2 2 'make gdb BACKEND=uml' -- dry --backend uml --gdb-run
+expect uml_monitor_exits_2 2 'QEMU.s' -- dry --backend uml --monitor /tmp/m.sock
+expect uml_dump_on_panic_exits_2 2 'QEMU.s' -- dry --backend uml --dump-on-panic /tmp/x.core
 expect uml_debug_exits_2 2 'no debug variant' -- env DEBUG=1 "$run_vm" --dry-run --backend uml
 expect bad_backend_exits_2 2 '--backend takes qemu or uml' -- dry --backend xen
 # The debug kernel has no block layer (debug.config): no Debian root disk.
@@ -293,6 +304,27 @@ if [ "${#leaks[@]}" -ge 2 ]; then
 	result 1 docs_check_catches_a_leak
 else
 	result 0 docs_check_catches_a_leak "found ${#leaks[@]} of 2 leaks: ${leaks[*]}"
+fi
+
+# Generated sections are what their program gives on the kept input: the
+# server's tables from the run kept in docs/performance/kserver.txt.
+server_doc=$KLAB_ROOT/docs/performance-server.md
+server_run=$KLAB_ROOT/docs/performance/kserver.txt
+awk -f "$KLAB_ROOT/scripts/kserver-report.awk" "$server_run" >"$work/kserver.md"
+doc_section "$server_doc" "$KSERVER_DOC_BEGIN" "$KSERVER_DOC_END" >"$work/kserver-doc.md"
+if [ -s "$work/kserver.md" ] && cmp -s "$work/kserver.md" "$work/kserver-doc.md"; then
+	result 1 generated_section_matches:performance-server.md
+else
+	mapfile -t diffs < <(diff "$work/kserver.md" "$work/kserver-doc.md" | head -n 8)
+	result 0 generated_section_matches:performance-server.md \
+		"differs from scripts/kserver-report.awk on docs/performance/kserver.txt (make bench-server BENCH_DOC=1):" "${diffs[@]}"
+fi
+# ... and the check notices one edited number.
+sed '0,/ req\/s/s/ req\/s/0 req\/s/' "$work/kserver-doc.md" >"$work/kserver-edited.md"
+if ! cmp -s "$work/kserver.md" "$work/kserver-edited.md"; then
+	result 1 generated_check_catches_an_edit
+else
+	result 0 generated_check_catches_an_edit "an edited requests/s cell compared equal"
 fi
 end
 

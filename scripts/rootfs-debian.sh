@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make rootfs ROOTFS=debian: a minimal Debian bookworm (debootstrap
-# --variant=minbase) with strace, gdb, procps, iproute2, the lab's static
+# --variant=minbase) with strace, gdb, procps, iproute2, python3-drgn (drgn on
+# /proc/kcore: docs/drgn.md), the lab's static
 # test programs and an init hook (/sbin/klab-init, from
 # rootfs/debian/klab-init), packed into an ext4 image with mkfs.ext4 -d.
 #
@@ -21,7 +22,7 @@ suite=bookworm
 # debootstrap does not resolve virtual packages: gdb needs
 # libsource-highlight4v5, which needs the virtual libboost-regex1.74.0-icu72
 # that libboost-regex1.74.0 provides, so that one is named here.
-include=strace,gdb,procps,iproute2,libboost-regex1.74.0
+include=strace,gdb,procps,iproute2,libboost-regex1.74.0,python3-drgn
 dir=$KLAB_BUILD/rootfs/debian
 root=$dir/root
 image=$KLAB_DEBIAN_IMAGE

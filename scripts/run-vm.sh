@@ -53,6 +53,16 @@ the guest; from another terminal, 'kill PID' of the launcher's process).
                      UML prints the path ("Virtual console 0 assigned
                      device") with the kernel messages on stderr
   --log FILE         also write the console to FILE
+  --monitor PATH|none
+                     QEMU's monitor (QMP) on the unix socket PATH, for
+                     scripts/qmp.sh (make drgn dumps the guest's memory
+                     through it); default: none with --exec, else
+                     $KLAB_BUILD/vm/qmp-PID.sock (PID: this launcher)
+  --dump-on-panic FILE
+                     when the guest panics (panic=-1: it resets), keep
+                     its memory, write it to FILE as an ELF core
+                     (dump-guest-memory) and quit; a poweroff still ends
+                     QEMU. QEMU only (docs/drgn.md: make drgn CORE=FILE)
   --accel kvm|tcg    force an accelerator (default: KVM when /dev/kvm is
                      usable, TCG otherwise); QEMU only
   --dry-run          print the QEMU (or UML) command line (shell-quoted, with the
@@ -93,11 +103,13 @@ console=stdio
 log=""
 accel=""
 dry_run=0
+monitor=""
+dump_on_panic=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--backend | --rootfs | --kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
-		--gdb-port | --gdb-port-file | --console | --log | --accel)
+		--gdb-port | --gdb-port-file | --console | --log | --accel | --monitor | --dump-on-panic)
 		[ $# -ge 2 ] || usage_error "$1 needs an argument"
 		;;
 	esac
@@ -123,6 +135,8 @@ while [ $# -gt 0 ]; do
 	--console) console=$2; shift ;;
 	--log) log=$2; shift ;;
 	--accel) accel=$2; shift ;;
+	--monitor) monitor=$2; shift ;;
+	--dump-on-panic) dump_on_panic=$2; shift ;;
 	--dry-run) dry_run=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage_error "unknown option: $1" ;;
@@ -166,6 +180,8 @@ if [ "$backend" = uml ]; then
 	# it is given; GDB runs the linux process itself (scripts/gdb.sh).
 	[ "$gdb" = 1 ] &&
 		usage_error "--gdb, --gdb-run and --gdb-port are QEMU's; under UML GDB runs the linux process: make gdb BACKEND=uml"
+	[ -z "$monitor$dump_on_panic" ] ||
+		usage_error "--monitor and --dump-on-panic are QEMU's (User-Mode Linux has no monitor)"
 fi
 case "$console" in
 stdio) ;;
@@ -215,6 +231,8 @@ run_exec() {
 	set +e
 	"$@" </dev/null 2>&1 | tee "$exec_out" | stdbuf -oL tr -d '\r'
 	rc=${PIPESTATUS[0]}
+	# the watcher ends when QEMU does (after its dump, if any)
+	[ -n "$watch_pid" ] && wait "$watch_pid"
 	set -e
 	[ -n "$log" ] && tr -d '\r' <"$exec_out" >"$log"
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -231,6 +249,17 @@ run_exec() {
 		exit 125
 	fi
 	exit "$status"
+}
+
+# start_watch: with --dump-on-panic, scripts/qmp.sh watch on the monitor,
+# in the background: it dumps the guest's memory if it reset (panicked),
+# and quits QEMU once the guest stopped either way.
+watch_pid=""
+start_watch() {
+	[ -n "$dump_on_panic" ] || return 0
+	rm -f "$dump_on_panic"
+	"$KLAB_ROOT/scripts/qmp.sh" watch "$monitor" "$dump_on_panic" </dev/null &
+	watch_pid=$!
 }
 
 # Is a TCP port taken (bound, listening or connected, IPv4 or IPv6)? Read
@@ -387,6 +416,33 @@ else
 	qemu+=(-initrd "$initrd")
 fi
 qemu+=(-display none -no-reboot -device virtio-rng-pci)
+# The guest's fw_cfg driver (CONFIG_FW_CFG_SYSFS) hands this device the
+# kernel's VMCOREINFO note, and QEMU writes it into every memory dump
+# (dump-guest-memory): drgn needs it to open a kernel core (docs/drgn.md).
+qemu+=(-device vmcoreinfo)
+
+# The monitor, QMP on a unix socket (scripts/qmp.sh): interactive guests
+# have one by default, for make drgn to find.
+if [ -z "$monitor" ] && [ "$have_exec" = 0 ]; then
+	monitor=$KLAB_BUILD/vm/qmp-$$.sock
+fi
+[ "$monitor" = none ] && monitor=""
+if [ -n "$dump_on_panic" ]; then
+	dump_on_panic=$(realpath -m "$dump_on_panic")
+	if [ -z "$monitor" ]; then
+		monitor=${TMPDIR:-/tmp}/klab-qmp-$$.sock
+		[ "$dry_run" = 1 ] || cleanup+=("$monitor")
+	fi
+	# panic=-1 resets the guest as soon as it panics; -no-reboot turns
+	# that reset into a shutdown, and shutdown=pause keeps the stopped
+	# guest and its memory until scripts/qmp.sh watch has dumped it. It
+	# quits QEMU after every shutdown, so a poweroff still ends the run.
+	qemu+=(-action shutdown=pause)
+fi
+if [ -n "$monitor" ]; then
+	[ "$dry_run" = 1 ] || mkdir -p "$(dirname "$monitor")"
+	qemu+=(-qmp "unix:$monitor,server=on,wait=off")
+fi
 
 tag=0
 share_list=""
@@ -434,6 +490,8 @@ if [ "$have_exec" = 0 ]; then
 		quote "${qemu[@]}"
 		exit 0
 	fi
+	[ -n "$monitor" ] && echo "klab: monitor (QMP) on $monitor" >&2
+	start_watch
 	exec "${qemu[@]}"
 fi
 
@@ -445,4 +503,5 @@ if [ "$dry_run" = 1 ]; then
 	quote "${qemu[@]}"
 	exit 0
 fi
+start_watch
 run_exec "${qemu[@]}"

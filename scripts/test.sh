@@ -6,7 +6,7 @@
 # Environment:
 #   T="suite ..."   run only these guest suites ("kunit" = the KUnit results)
 #   HOST=0          skip the host-side checks (make variables, run-vm.sh,
-#                   documents, GDB)
+#                   documents, GDB, drgn)
 #   V=1             show the guest console while it runs (ours only: the
 #                   kernel build never sees it, see scripts/kernel.sh)
 #   DEBUG=1         use the debug kernel variant
@@ -42,6 +42,7 @@ console=$results/console-$KLAB_VARIANT.log
 checks_ktap=$results/checks-$KLAB_VARIANT.ktap
 host_ktap=$results/host-$KLAB_VARIANT.ktap
 gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
+drgn_ktap=$results/drgn-$KLAB_VARIANT.ktap
 
 stage deps "checking packages"
 "$scripts/deps.sh"
@@ -99,6 +100,24 @@ elif [ "${HOST:-1}" != 0 ]; then
 	fi
 fi
 
+: >"$drgn_ktap"
+if [ "${HOST:-1}" != 0 ] && { [ "$KLAB_VARIANT" != lab ] || [ "$KLAB_ROOTFS" != busybox ]; }; then
+	# Dumps are QEMU's (UML has no monitor) and drgn needs DWARF (the
+	# debug kernel has none); the checks boot the busybox guest.
+	printf 'KTAP version 1\n1..1\nok 1 host_drgn.dumps # SKIP make drgn is checked on the lab kernel with the busybox guest\n' >"$drgn_ktap"
+elif [ "${HOST:-1}" != 0 ]; then
+	stage drgn "memory dumps with drgn (transcripts: $published/drgn-$KLAB_VARIANT/)"
+	"$scripts/drgn-tests.sh" "$results/drgn-$KLAB_VARIANT" |
+		sed "s|$results/drgn-|$published/drgn-|g" >"$drgn_ktap" || true
+	if ! grep -q '^KTAP version 1' "$drgn_ktap"; then
+		printf 'KTAP version 1\n1..1\n# scripts/drgn-tests.sh printed no results\nnot ok 1 host_drgn.ran\n' >"$drgn_ktap"
+	fi
+	if [ -d "$results/drgn-$KLAB_VARIANT" ]; then
+		rm -rf "$published/drgn-$KLAB_VARIANT"
+		mv "$results/drgn-$KLAB_VARIANT" "$published/"
+	fi
+fi
+
 # Debug kernels are several times slower: give them more time.
 # KLAB_GUEST_TIMEOUT overrides both (scripts/lab.sh: a planted bug that
 # hangs the guest must not cost half an hour).
@@ -113,12 +132,18 @@ set +e
 # FAILFAST=1: the runner ends at the first failed test (klab-run-tests -f).
 ff=""
 [ "${FAILFAST:-0}" = 1 ] && ff="-f "
+# The guest's monitor, for make drgn in another terminal: it dumps the
+# newest running guest it finds there, this one while it tests (QEMU
+# stops it for the second the dump takes). QEMU removes the socket as it
+# ends. (QEMU only: User-Mode Linux has no monitor.)
+monitor=()
+[ "$KLAB_BACKEND" = qemu ] && monitor=(--monitor "$KLAB_BUILD/vm/qmp-test-$$.sock")
 guest_cmd="klab-kmemleak clear; klab-run-tests $ff${T:-}; rc=\$?; klab-kmemleak check || rc=1; exit \$rc"
 if [ "${V:-0}" = 1 ]; then
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" "${monitor[@]}" \
 		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd"
 else
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" "${monitor[@]}" \
 		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd" \
 		>/dev/null 2>"$results/run-vm.err"
 fi
@@ -156,5 +181,5 @@ parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 	fi
 } >"$parse_ktap"
 
-cat "$checks_ktap" "$host_ktap" "$gdb_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
+cat "$checks_ktap" "$host_ktap" "$gdb_ktap" "$drgn_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
 	-f "$scripts/ktap-summary.awk"

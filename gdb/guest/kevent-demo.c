@@ -25,11 +25,18 @@
  *   kevent-demo error   system calls that fail (bad command, bad fd, too
  *                       big a batch, a bad commit) and a batch entry that
  *                       fails (ADD of a key already there)
+ *   kevent-demo hold FILE
+ *                       a queue in a known state, held until FILE exists
+ *                       (the host takes a memory dump meanwhile: drgn,
+ *                       docs/drgn.md): USER kevents 1..5, 5 and 2 delivered
+ *                       to the 4-entry ring and 5 committed (kidx 2,
+ *                       uidx 1), then 3, 1, 4 readied in that order; once
+ *                       FILE appears it reads the three and checks the order
  *
- * These are also the scenarios of make trace (scripts/trace.sh), whose
- * timelines docs/trace.md explains. Every kevent of the demo carries the
- * user data DEMO_USER, which the walkthroughs use to ignore other kevent
- * users. Exit status 0 when the program saw what it expected.
+ * All but hold are also the scenarios of make trace (scripts/trace.sh),
+ * whose timelines docs/trace.md explains. Every kevent of the demo
+ * carries the user data DEMO_USER, which the walkthroughs use to ignore
+ * other kevent users. Exit status 0 when the program saw what it expected.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -494,6 +501,62 @@ static int demo_error(void)
 	return failures ? 1 : 0;
 }
 
+/* ---- a known queue state, held for a memory dump ------------------------ */
+
+static const unsigned int hold_ring_ids[] = { 5, 2 };
+static const unsigned int hold_ready_ids[] = { 3, 1, 4 };
+
+static int demo_hold(const char *file)
+{
+	struct __kernel_timespec ts = kevent_ts(10, 0);
+	struct ukevent uk, got[3];
+	struct kevent_ring *ring;
+	int fd, n;
+
+	fd = ring_queue(&ring);
+	if (fd < 0)
+		return 1;
+	for (unsigned int id = 1; id <= 5; id++) {
+		uk = ukevent_user(id, DEMO_USER);
+		CHECK(kevent_ctl(fd, KEVENT_CTL_ADD, 1, &uk) == 0, "ADD user %u", id);
+	}
+	for (unsigned int i = 0; i < 2; i++) {
+		uk = ukevent_user(hold_ring_ids[i], DEMO_USER);
+		uk.event = 0x100 + hold_ring_ids[i];
+		CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 1, &uk) == 1, "READY %u", hold_ring_ids[i]);
+	}
+	n = kevent_wait(fd, 2, 0, &ts, 0);
+	CHECK(n == 2, "kevent_wait = %d", n);
+	CHECK(kevent_commit(fd, 1, 0) == 1, "commit 1: %s", strerror(errno));
+	for (unsigned int i = 0; i < 3; i++) {
+		uk = ukevent_user(hold_ready_ids[i], DEMO_USER);
+		uk.event = 0x200 + hold_ready_ids[i];
+		CHECK(kevent_ctl(fd, KEVENT_CTL_READY, 1, &uk) == 1, "READY %u", hold_ready_ids[i]);
+	}
+	printf("kevent-demo hold: pid %d, queue fd %d, ring %p (%d entries): ring_kidx=%u ring_over=%u, ready ids 3 1 4; waiting for %s\n",
+	       (int)getpid(), fd, (void *)ring, RING_SIZE, kevent_ring_kidx(ring),
+	       kevent_ring_over(ring), file);
+	for (int i = 0; access(file, F_OK) != 0; i++) {
+		if (i == 60000) {
+			fprintf(stderr, "kevent-demo: %s never appeared\n", file);
+			return 2;
+		}
+		msleep(10);
+	}
+	n = kevent_get_events(fd, 3, 3, &ts, got, 0);
+	CHECK(n == 3, "kevent_get_events = %d", n);
+	printf("kevent-demo hold: got ids");
+	for (int i = 0; i < n; i++) {
+		printf(" %llu", (unsigned long long)got[i].id.raw_u64);
+		CHECK(got[i].id.raw_u64 == hold_ready_ids[i], "event %d: id %llu", i,
+		      (unsigned long long)got[i].id.raw_u64);
+	}
+	printf("\n");
+	close(fd);
+	kevent_ring_free(ring, RING_SIZE);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -512,8 +575,10 @@ int main(int argc, char **argv)
 		ret = demo_repoll(mode, 0);
 	else if (!strcmp(mode, "error"))
 		ret = demo_error();
+	else if (!strcmp(mode, "hold") && argc > 2)
+		ret = demo_hold(argv[2]);
 	else {
-		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring|last-check|level|error\n");
+		fprintf(stderr, "usage: kevent-demo timer|pipe|user|herd|ring|last-check|level|error|hold FILE\n");
 		return 2;
 	}
 	printf("kevent-demo %s: %s\n", mode, ret ? "FAILED" : "done");

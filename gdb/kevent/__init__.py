@@ -8,9 +8,11 @@
 #   (gdb) source gdb/kevent-gdb.py    (make gdb and make gdb-attach do it)
 #   (gdb) kevent-help                 what is here
 #
-#   constants.py  type and flag names, from the headers of the kernel debugged
+#   constants.py  loads gdb/kwalk/constants.py's names from the headers of
+#                 the kernel debugged
 #   base.py       errors, field access, the command base class
-#   model.py      queues, kevents, storages, waiters, user ring, arguments
+#   target.py     GDB's side of the walk shared with drgn (gdb/kwalk/)
+#   model.py      the shared walk bound to GDB, command arguments
 #   printers.py   struct kevent, struct ukevent, struct kevent_ring_state
 #   commands.py   inspection commands, convenience functions
 #   runctl.py     kevent-run-to, kevent-finish, kevent-watch, wake-up traces
@@ -31,6 +33,7 @@ except ImportError:
                        "loaded: source vmlinux-gdb.py from the kernel's build "
                        "directory first (CONFIG_GDB_SCRIPTS)")
 
+from . import constants  # noqa: E402,F401 (first: the names the rest print)
 from . import commands, printers, runctl  # noqa: E402,F401 (they register)
 from .base import COMMANDS, Command, command, out  # noqa: E402
 

@@ -121,10 +121,6 @@ def symbol_at(addr):
     return "%#x" % addr
 
 
-def u64(v):
-    return int(v) & 0xffffffffffffffff
-
-
 def out(text=""):
     gdb.write(text + "\n")
 

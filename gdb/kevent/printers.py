@@ -6,9 +6,10 @@
 
 import gdb
 
-from .base import KeventError, field, symbol_at
-from .constants import K, flag_names, kflags_text, state_text
-from .model import ring_indexes, ring_used, ukevent_text
+from kwalk import walk
+
+from .base import KeventError
+from .model import T
 
 
 def _pretty():
@@ -18,7 +19,7 @@ def _pretty():
         return False
 
 
-def _struct_text(items):
+def struct_text(items):
     if _pretty():
         return "{\n" + ",\n".join("  %s = %s" % kv for kv in items) + "\n}"
     return "{" + ", ".join("%s = %s" % kv for kv in items) + "}"
@@ -47,7 +48,7 @@ class UkeventPrinter(_Printer):
     tag = "ukevent"
 
     def text(self, v):
-        return ukevent_text(v)
+        return walk.ukevent_text(T, v)
 
 
 class KeventPrinter(_Printer):
@@ -56,20 +57,7 @@ class KeventPrinter(_Printer):
     tag = "kevent"
 
     def text(self, v):
-        flags = int(field(v, "flags"))
-        return _struct_text([
-            ("state", state_text(flags)),
-            ("flags", kflags_text(flags)),
-            ("fired", int(field(v, "fired"))),
-            ("snap_fired", int(field(v, "snap_fired"))),
-            ("snap_req_flags", flag_names(field(v, "snap_req_flags"), K.req)),
-            ("refcnt", int(field(v, "refcnt.refs.counter"))),
-            ("queue", "%#x" % int(field(v, "queue"))),
-            ("st", "%#x" % int(field(v, "st"))),
-            ("cb", "&" + symbol_at(field(v, "cb"))),
-            ("priv", "%#x" % int(field(v, "priv"))),
-            ("event", ukevent_text(field(v, "event"))),
-        ])
+        return struct_text(walk.kevent_items(T, v))
 
 
 class RingStatePrinter(_Printer):
@@ -78,9 +66,9 @@ class RingStatePrinter(_Printer):
     tag = "kevent_ring_state"
 
     def text(self, v):
-        f = ring_indexes(v)
-        used = ring_used(f)
-        return _struct_text(list(f.items()) + [("used", used), ("free", f["size"] - used)])
+        f = walk.ring_indexes(T, v)
+        used = walk.ring_used(f)
+        return struct_text(list(f.items()) + [("used", used), ("free", f["size"] - used)])
 
 
 _PRINTERS = {cls.tag: cls for cls in (UkeventPrinter, KeventPrinter, RingStatePrinter)}

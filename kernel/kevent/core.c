@@ -141,6 +141,9 @@ static const struct kevent_callbacks *const kevent_types[KEVENT_MAX_TYPES] = {
 #ifdef CONFIG_KEVENT_POSIX_TIMER
 	[KEVENT_POSIX_TIMER] = &kevent_posix_timer_callbacks,
 #endif
+#ifdef CONFIG_KEVENT_PIPE
+	[KEVENT_PIPE]	= &kevent_pipe_callbacks,
+#endif
 };
 
 /**
@@ -851,4 +854,27 @@ void kevent_queue_kick(struct kevent_queue *q)
 {
 	atomic_inc(&q->kick);
 	__wake_up(&q->wq, TASK_NORMAL, 0, KEVENT_WAKE_ANY);
+}
+
+/**
+ * kevent_record_mask() - the type callback of a storage whose events are a mask
+ * @k: a kevent of the storage being readied (storage lock held)
+ * @mask: what the source reported that @k asks for
+ *
+ * Records @mask as @k's ready mask: an edge-triggered kevent accumulates
+ * the events it has not delivered yet, a level-triggered one keeps the
+ * latest (it is checked again before a later delivery). Shared by the
+ * POLL, SOCKET and PIPE callbacks.
+ *
+ * Return: KEVENT_CB_READY, or KEVENT_CB_NOT_READY if @mask is empty.
+ */
+int kevent_record_mask(struct kevent *k, u32 mask)
+{
+	if (!mask)
+		return KEVENT_CB_NOT_READY;
+	if (k->event.req_flags & KEVENT_REQ_ET)
+		k->event.ret_data[0] |= mask;
+	else
+		k->event.ret_data[0] = mask;
+	return KEVENT_CB_READY;
 }

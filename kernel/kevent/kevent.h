@@ -23,6 +23,7 @@
 #define _KEVENT_KEVENT_H
 
 #include <linux/atomic.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/list.h>
@@ -275,6 +276,7 @@ int kevent_storage_ready(struct kevent_storage *st,
 			 kevent_callback_t ready_callback, u32 event);
 int kevent_ready(struct kevent *k, u32 event);
 int kevent_ready_checked(struct kevent *k, u32 mask);
+int kevent_record_mask(struct kevent *k, u32 mask);
 void kevent_added(struct kevent *k, u32 mask);
 struct kevent *kevent_pop_ready(struct kevent_queue *q, struct ukevent *uk,
 				bool *recheck);
@@ -299,6 +301,7 @@ bool kevent_matches(const struct kevent *k, const struct ukevent *uk);
 struct kevent *kevent_lookup(struct kevent_queue *q, u32 type, u64 id);
 int kevent_queue_link(struct kevent_queue *q, struct kevent *k);
 void kevent_remove(struct kevent_queue *q, struct kevent *k);
+void kevent_storage_remove_all(struct kevent_storage *st);
 int kevent_queue_add(struct kevent_queue *q, struct ukevent *uk);
 int kevent_queue_modify(struct kevent_queue *q, const struct ukevent *uk);
 int kevent_queue_remove(struct kevent_queue *q, const struct ukevent *uk);
@@ -376,6 +379,31 @@ void kevent_account_put(struct kevent_user_account *acct);
 int kevent_account_charge(struct kevent_user_account *acct);
 void kevent_account_uncharge(struct kevent_user_account *acct);
 
+/**
+ * kevent_check_file() - a file-watching storage's readiness test
+ * @k: the kevent, of a storage that watches a file without holding it
+ * @filep: the storage's pointer to that file
+ * @poll: the storage's test of @file for @k, in process context
+ *
+ * A file whose last reference is gone is being torn down, and its storage
+ * with it: it is not ready, and is not polled.
+ *
+ * Return: what @poll returns, or 0.
+ */
+static inline u32 kevent_check_file(struct kevent *k, struct file **filep,
+				    u32 (*poll)(const struct kevent *k,
+						struct file *file))
+{
+	struct file *file = get_file_active(filep);
+	u32 mask;
+
+	if (!file)
+		return 0;
+	mask = poll(k, file);
+	fput(file);
+	return mask;
+}
+
 /* The storage types, defined by storage_*.c. */
 extern const struct kevent_callbacks kevent_user_callbacks;
 extern const struct kevent_callbacks kevent_timer_callbacks;
@@ -383,5 +411,6 @@ extern const struct kevent_callbacks kevent_poll_callbacks;
 extern const struct kevent_callbacks kevent_signal_callbacks;
 extern const struct kevent_callbacks kevent_posix_timer_callbacks;
 extern const struct kevent_callbacks kevent_socket_callbacks;
+extern const struct kevent_callbacks kevent_pipe_callbacks;
 
 #endif /* _KEVENT_KEVENT_H */

@@ -292,6 +292,53 @@ void kevent_remove(struct kevent_queue *q, struct kevent *k)
 	atomic_long_inc(&q->stat.removed);
 }
 
+/**
+ * kevent_storage_remove_all() - remove every kevent of a dying source
+ * @st: the storage of a source going away; no new kevent can join it
+ *	(nothing can name the source any more: its file's last reference
+ *	is gone)
+ *
+ * Each kevent is picked under the storage lock with references on it and
+ * on its queue (listed: still in its queue's tree, and the queue alive),
+ * then removed under its queue's mutex; a concurrent removal (REMOVE, the
+ * queue's close) wins or loses that mutex and the loop sees one kevent
+ * less either way. Shared by the storages whose one storage holds the
+ * kevents of many queues (SOCKET, PIPE).
+ *
+ * Context: process; takes queue mutexes, so no lock of the source may be
+ * held.
+ */
+void kevent_storage_remove_all(struct kevent_storage *st)
+{
+	struct kevent_queue *q;
+	struct kevent *k;
+
+	for (;;) {
+		spin_lock_irq(&st->lock);
+		k = list_first_entry_or_null(&st->list, struct kevent,
+					     storage_entry);
+		if (!k) {
+			spin_unlock_irq(&st->lock);
+			return;
+		}
+		q = k->queue;
+		kevent_get(k);
+		if (WARN_ON_ONCE(!kevent_queue_tryget(q))) {
+			list_del_init(&k->storage_entry);
+			spin_unlock_irq(&st->lock);
+			kevent_put(k);
+			continue;
+		}
+		spin_unlock_irq(&st->lock);
+
+		mutex_lock(&q->mutex);
+		kevent_remove(q, k);
+		mutex_unlock(&q->mutex);
+		kevent_put(k);
+		kevent_queue_put(q);
+	}
+}
+
 /* ---- kevent_ctl() commands ------------------------------------------- */
 
 static int kevent_check_request(const struct kevent_callbacks *cb,

@@ -225,7 +225,7 @@ static void kevent_poll_unhook(struct kevent_poll *kp, bool free)
 }
 
 /* Poll @file for what @k asks for; process context. */
-static u32 kevent_poll_file(struct kevent *k, struct file *file)
+static u32 kevent_poll_file(const struct kevent *k, struct file *file)
 {
 	u32 interest = kevent_poll_interest(k);
 	poll_table pt;
@@ -239,16 +239,8 @@ static u32 kevent_poll_file(struct kevent *k, struct file *file)
 static u32 kevent_poll_check(struct kevent *k)
 {
 	struct kevent_poll *kp = k->priv;
-	struct file *file;
-	u32 mask;
 
-	/* A file whose last reference is gone is being unhooked: not ready. */
-	file = get_file_active(&kp->file);
-	if (!file)
-		return 0;
-	mask = kevent_poll_file(k, file);
-	fput(file);
-	return mask;
+	return kevent_check_file(k, &kp->file, kevent_poll_file);
 }
 
 static int kevent_poll_validate(const struct ukevent *uk)
@@ -376,18 +368,10 @@ static void kevent_poll_destroy(struct kevent *k)
  */
 static int kevent_poll_callback(struct kevent *k, u32 event)
 {
-	u32 mask;
-
 	if (!event)
 		return KEVENT_CB_RECHECK;
-	mask = event & (k->event.event | KEVENT_POLL_ALWAYS);
-	if (!mask)
-		return KEVENT_CB_NOT_READY;
-	if (k->event.req_flags & KEVENT_REQ_ET)
-		k->event.ret_data[0] |= mask;
-	else
-		k->event.ret_data[0] = mask;
-	return KEVENT_CB_READY;
+	return kevent_record_mask(k, event & (k->event.event |
+					      KEVENT_POLL_ALWAYS));
 }
 
 /*

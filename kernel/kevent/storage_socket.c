@@ -163,15 +163,8 @@ static u32 kevent_sock_poll(const struct kevent *k, struct file *file)
 static u32 kevent_sock_check(struct kevent *k)
 {
 	struct kevent_sock *ks = k->priv;
-	struct file *file;
-	u32 mask;
 
-	file = get_file_active(&ks->file);
-	if (!file)
-		return 0;
-	mask = kevent_sock_poll(k, file);
-	fput(file);
-	return mask;
+	return kevent_check_file(k, &ks->file, kevent_sock_poll);
 }
 
 static int kevent_sock_validate(const struct ukevent *uk)
@@ -286,18 +279,9 @@ static void kevent_sock_destroy(struct kevent *k)
  */
 static int kevent_sock_callback(struct kevent *k, u32 event)
 {
-	u32 mask;
-
 	if (!event)
 		return KEVENT_CB_RECHECK;
-	mask = event & k->event.event;
-	if (!mask)
-		return KEVENT_CB_NOT_READY;
-	if (k->event.req_flags & KEVENT_REQ_ET)
-		k->event.ret_data[0] |= mask;
-	else
-		k->event.ret_data[0] = mask;
-	return KEVENT_CB_READY;
+	return kevent_record_mask(k, event & k->event.event);
 }
 
 /**
@@ -329,46 +313,18 @@ void kevent_sock_notify(struct sock *sk, u32 event)
  * @sk: the sock of a socket being released (its file's last reference
  *	is gone, so no ADD can reach it any more)
  *
- * Each kevent is picked under the storage lock with references on it and
- * on its queue (listed: still in its queue's tree, and the queue alive),
- * then removed under its queue's mutex; a concurrent removal (REMOVE, the
- * queue's close) wins or loses that mutex and the loop sees one kevent
- * less either way. Then sk->sk_kevent is unpublished and its reference
- * dropped; callbacks still reading it are covered by RCU.
+ * Every kevent of the storage is removed from its queue
+ * (kevent_storage_remove_all()), then sk->sk_kevent is unpublished and
+ * its reference dropped; callbacks still reading it are covered by RCU.
  *
  * Context: process; takes queue mutexes.
  */
 void kevent_sock_release(struct sock *sk)
 {
 	struct kevent_sock *ks = rcu_dereference_protected(sk->sk_kevent, 1);
-	struct kevent_queue *q;
-	struct kevent *k;
 
 	WRITE_ONCE(ks->file, NULL);
-	for (;;) {
-		spin_lock_irq(&ks->st.lock);
-		k = list_first_entry_or_null(&ks->st.list, struct kevent,
-					     storage_entry);
-		if (!k) {
-			spin_unlock_irq(&ks->st.lock);
-			break;
-		}
-		q = k->queue;
-		kevent_get(k);
-		if (WARN_ON_ONCE(!kevent_queue_tryget(q))) {
-			list_del_init(&k->storage_entry);
-			spin_unlock_irq(&ks->st.lock);
-			kevent_put(k);
-			continue;
-		}
-		spin_unlock_irq(&ks->st.lock);
-
-		mutex_lock(&q->mutex);
-		kevent_remove(q, k);
-		mutex_unlock(&q->mutex);
-		kevent_put(k);
-		kevent_queue_put(q);
-	}
+	kevent_storage_remove_all(&ks->st);
 	RCU_INIT_POINTER(sk->sk_kevent, NULL);
 	kevent_sock_put(ks);
 }

@@ -100,9 +100,13 @@ static struct epred predict_entry(struct mq *q, unsigned int cmd, const struct u
 			p.errs |= fd_poll_errs((int)e->id.raw[0]);
 		if (e->type == KEVENT_SOCKET && !m_validate(e))
 			p.errs |= fd_sock_errs((int)e->id.raw[0]);
+		if (e->type == KEVENT_PIPE && !m_validate(e))
+			p.errs |= fd_pipe_errs((int)e->id.raw[0]);
 		if (p.errs & B_UNKNOWN) {
 			p.errs &= ~B_UNKNOWN;
-			if (!(p.errs & ~(B_EPERM | B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT))) {
+			/* what a descriptor we did not open may answer, or success */
+			if (!(p.errs & ~(B_EPERM | B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT |
+					 B_EBADF))) {
 				p.may_ok = p.may_register = true;
 				p.may_complete = !(e->req_flags & KEVENT_REQ_ALWAYS_QUEUE);
 			}
@@ -111,7 +115,8 @@ static struct epred predict_entry(struct mq *q, unsigned int cmd, const struct u
 		if (!p.errs) {
 			p.may_ok = true;
 			p.may_register = true;
-			p.may_complete = (e->type == KEVENT_POLL || e->type == KEVENT_SOCKET) &&
+			p.may_complete = (e->type == KEVENT_POLL || e->type == KEVENT_SOCKET ||
+					  e->type == KEVENT_PIPE) &&
 					 !(e->req_flags & KEVENT_REQ_ALWAYS_QUEUE);
 		}
 		return p;

@@ -159,6 +159,7 @@ const struct fdent *pick_fd(int queue_pct);
 unsigned int fd_queue_errs(const struct fdent *d);
 unsigned int fd_poll_errs(int fd);
 unsigned int fd_sock_errs(int fd);
+unsigned int fd_pipe_errs(int fd);
 
 struct mkev *m_find(struct mq *q, uint32_t type, uint64_t id);
 struct mkev *m_match(struct mq *q, const struct ukevent *e);

@@ -260,6 +260,18 @@ unsigned int fd_sock_errs(int fd)
 	       B_UNKNOWN | B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT;
 }
 
+/* Errors of a descriptor as a KEVENT_PIPE target (0: an end of our pipe). */
+unsigned int fd_pipe_errs(int fd)
+{
+	for (int i = 0; i < fzw.nfds; i++) {
+		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
+			continue;
+		return fzw.fds[i].kind == F_PIPE_R || fzw.fds[i].kind == F_PIPE_W ? 0 : B_EBADF;
+	}
+	/* not a descriptor of ours (stdio may be a pipe): EBADF, or a pipe */
+	return fcntl(fd, F_GETFD) < 0 ? B_EBADF : B_UNKNOWN | B_EBADF;
+}
+
 /* ---- the model ------------------------------------------------------------ */
 
 struct mkev *m_find(struct mq *q, uint32_t type, uint64_t id)
@@ -327,6 +339,10 @@ unsigned int m_validate(const struct ukevent *e)
 	case KEVENT_SOCKET:
 		if (!e->event || (e->event & ~(uint32_t)(KEVENT_SOCKET_RECV | KEVENT_SOCKET_ACCEPT |
 							  KEVENT_SOCKET_SEND)))
+			err |= B_EINVAL;
+		break;
+	case KEVENT_PIPE:
+		if (!e->event || (e->event & ~(uint32_t)(KEVENT_PIPE_RECV | KEVENT_PIPE_SEND)))
 			err |= B_EINVAL;
 		break;
 	case KEVENT_POLL:
@@ -490,8 +506,9 @@ void m_delivered(struct mq *q, const struct ukevent *e, const char *how)
 		break;
 	case KEVENT_POLL:
 	case KEVENT_SOCKET:
+	case KEVENT_PIPE:
 		if (!e->ret_data[0])
-			FZF("%s: POLL/SOCKET id %#llx (event %#x flags %#x) delivered with an empty mask (ret_flags %#x, ret_data[1] %u)",
+			FZF("%s: POLL/SOCKET/PIPE id %#llx (event %#x flags %#x) delivered with an empty mask (ret_flags %#x, ret_data[1] %u)",
 			    how, (unsigned long long)k->id, e->event, e->req_flags, e->ret_flags,
 			    e->ret_data[1]);
 		break;

@@ -119,13 +119,14 @@ static void op_churn(void)
 		if (fzw.fds[i].kind == F_PIPE_R) {
 			/*
 			 * The pipe's last references go: its POLL kevents are
-			 * removed from every queue, as epoll's items are.
+			 * removed from every queue, as epoll's items are, and
+			 * its PIPE kevents with the pipe.
 			 */
 			for (int q = 0; q < NQ; q++)
 				for (int k = fzw.q[q].n - 1; k >= 0; k--) {
 					struct mkev *mk = &fzw.q[q].k[k];
 
-					if (mk->type == KEVENT_POLL &&
+					if ((mk->type == KEVENT_POLL || mk->type == KEVENT_PIPE) &&
 					    ((int)(uint32_t)mk->id == fzw.fds[i].fd ||
 					     (int)(uint32_t)mk->id == fzw.fds[i + 1].fd))
 						m_del(&fzw.q[q], mk);

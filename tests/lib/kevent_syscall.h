@@ -116,6 +116,15 @@ static inline struct ukevent ukevent_socket(int fd, __u32 events, __u32 req_flag
 	return uk;
 }
 
+/* A KEVENT_PIPE request on pipe or FIFO fd for the KEVENT_PIPE_* bits. */
+static inline struct ukevent ukevent_pipe(int fd, __u32 events, __u32 req_flags)
+{
+	struct ukevent uk = ukevent_poll(fd, events, req_flags);
+
+	uk.type = KEVENT_PIPE;
+	return uk;
+}
+
 /* ---- timeouts -------------------------------------------------------- */
 
 static inline struct __kernel_timespec kevent_ts(long long sec, long long nsec)

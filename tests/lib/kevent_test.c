@@ -202,6 +202,19 @@ int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, uns
 	return r;
 }
 
+struct ukevent kt_wait_one_at(const char *file, int line, int q, long long timeout_ms)
+{
+	struct __kernel_timespec ts = kevent_ts_ms(timeout_ms);
+	struct ukevent buf[2];
+	int r = kevent_get_events(q, 1, 1, &ts, buf, 0);
+
+	if (r != 1) {
+		kt_fail_at(file, line, "expected one event, got %d (errno %d)", r, errno);
+		kt_end_test();
+	}
+	return buf[0];
+}
+
 void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
 		    __u64 user)
 {
@@ -280,6 +293,19 @@ bool kt_waiter_join(struct kt_waiter *w, long timeout_ms)
 	return kt_join(w->th, NULL, timeout_ms);
 }
 
+int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms)
+{
+	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
+
+	do {
+		for (int i = 0; i < n; i++)
+			if (kt_waiter_done(&w[i]))
+				return i;
+		kt_msleep(1);
+	} while (kt_mono_ns() < deadline);
+	return -1;
+}
+
 long long kt_sysctl_read(const char *path)
 {
 	char buf[64];
@@ -315,22 +341,6 @@ bool kt_is_unmapped(const void *p)
 
 	/* mincore() fails with ENOMEM on an unmapped page. */
 	return mincore((void *)p, 4096, &v) < 0 && errno == ENOMEM;
-}
-
-void kt_loopback_up(void)
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (s < 0)
-		return;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (!ioctl(s, SIOCGIFFLAGS, &ifr) && !(ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	close(s);
 }
 
 void *kt_bad_page(int prot)

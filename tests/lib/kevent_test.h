@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +34,7 @@
 
 #include "ktest.h"
 #include "kevent_syscall.h"
+#include "kt_net.h"
 
 /*
  * fdinfo keys of a kevent queue (kernel/kevent show_fdinfo, docs/abi.md
@@ -144,6 +144,13 @@ int kt_get_now(int fd, struct ukevent *buf, unsigned int max);
 /* kt_get_now() that ends the test if the call fails. */
 #define kt_ready_now(...) kt_ready_now_at(__FILE__, __LINE__, __VA_ARGS__)
 int kt_ready_now_at(const char *file, int line, int fd, struct ukevent *buf, unsigned int max);
+/*
+ * Wait (up to KT_SOON_MS, or ms) for exactly one event of queue q and
+ * return it; anything else (timeout, error) ends the test.
+ */
+#define kt_wait_one(q) kt_wait_one_at(__FILE__, __LINE__, (q), KT_SOON_MS)
+#define kt_wait_one_ms(q, ms) kt_wait_one_at(__FILE__, __LINE__, (q), (ms))
+struct ukevent kt_wait_one_at(const char *file, int line, int q, long long timeout_ms);
 /* Register a POLL kevent that must not complete at ADD, or end the test. */
 #define kt_add_poll(...) kt_add_poll_at(__FILE__, __LINE__, __VA_ARGS__)
 void kt_add_poll_at(const char *file, int line, int q, int fd, __u32 events, __u32 flags,
@@ -190,6 +197,8 @@ bool kt_waiter_done(const struct kt_waiter *w);
 
 /* Bounded join; false if the waiter is still blocked after timeout_ms. */
 bool kt_waiter_join(struct kt_waiter *w, long timeout_ms);
+/* The first of n waiters whose call returned within timeout_ms, or -1. */
+int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms);
 
 /* ---- system ---------------------------------------------------------- */
 
@@ -203,9 +212,6 @@ int kt_sysctl_write(const char *path, long long v);
 
 /* True if the page at p (page-aligned) has no mapping at all. */
 bool kt_is_unmapped(const void *p);
-
-/* Bring the loopback interface up (the guest's init may not have). */
-void kt_loopback_up(void);
 
 /*
  * A fresh page mapped with prot (PROT_READ, PROT_NONE, ...): an address

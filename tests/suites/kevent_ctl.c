@@ -285,7 +285,6 @@ TEST(add_bad_type)
 	static const __u32 bad[] = {
 		KEVENT_MAX_TYPES, 11, 1000, 0xffffffffu,
 		KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO,
-		KEVENT_PIPE,
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -14,20 +14,6 @@
 
 #include "kevent_test.h"
 
-/* Blocking (bounded) wait for exactly one event. */
-static struct ukevent wait_one(int q)
-{
-	struct __kernel_timespec ts = kevent_ts(30, 0);
-	struct ukevent buf[4];
-	int r = kevent_get_events(q, 1, 1, &ts, buf, 0);
-
-	if (r != 1) {
-		kt_fail_at(__FILE__, __LINE__, "expected one event, got %d (errno %d)", r, errno);
-		kt_end_test();
-	}
-	return buf[0];
-}
-
 static void make_pipe(int p[2])
 {
 	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
@@ -76,7 +62,7 @@ TEST(pipe_readable)
 	kt_add_poll(q, p[0], POLLIN, 0, 0x11);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	put(p[1], "hello");
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.type, KEVENT_POLL);
 	KT_EXPECT_EQ(ev.id.raw[0], (__u32)p[0]);
 	KT_EXPECT_EQ(ev.user_u64, 0x11);
@@ -92,7 +78,7 @@ TEST(pipe_hangup)
 	make_pipe(p);
 	kt_add_poll(q, p[0], POLLIN, 0, 0);
 	close(p[1]);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLHUP);
 }
 
@@ -110,7 +96,7 @@ TEST(pipe_writable_again)
 	kt_add_poll(q, p[1], POLLOUT, 0, 0);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	drain_fd(p[0]);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLOUT);
 }
 
@@ -123,7 +109,7 @@ TEST(eventfd_readable)
 	kt_add_poll(q, efd, POLLIN, 0, 0x22);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	KT_ASSERT_OK(eventfd_write(efd, 3));
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x22);
 	KT_EXPECT(ev.ret_data[0] & POLLIN);
 }
@@ -137,7 +123,7 @@ TEST(socketpair_readable_and_writable)
 	kt_add_poll(q, sv[0], POLLIN, 0, 1);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	put(sv[1], "ping");
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 1);
 	KT_EXPECT(ev.ret_data[0] & POLLIN);
 	/* writable right away: completes at ADD */
@@ -152,7 +138,7 @@ TEST(socketpair_readable_and_writable)
 	KT_EXPECT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &uk), 1);
 	kt_add_poll(q, sv[0], POLLRDHUP, 0, 2);
 	KT_ASSERT_OK(shutdown(sv[1], SHUT_WR));
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLRDHUP);
 }
 
@@ -176,7 +162,7 @@ TEST(tcp_accept_and_data)
 	cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	KT_ASSERT(cs >= 0);
 	KT_ASSERT_OK(connect(cs, (struct sockaddr *)&sa, sizeof(sa)));
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x1);
 	KT_EXPECT_EQ(ev.id.raw[0], (__u32)ls);
 	KT_EXPECT(ev.ret_data[0] & POLLIN);
@@ -189,7 +175,7 @@ TEST(tcp_accept_and_data)
 		KT_EXPECT_EQ(buf[0].user_u64, 0x1);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	KT_ASSERT(send(cs, "data", 4, 0) == 4);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x2);
 	KT_EXPECT(ev.ret_data[0] & POLLIN);
 	/* the client side is writable at once */
@@ -483,7 +469,7 @@ TEST(hup_always_reported)
 	uk = ukevent_poll(sv[0], POLLOUT, KEVENT_REQ_ET);
 	KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_ADD, &uk), 0);
 	KT_ASSERT_OK(close(sv[1]));
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT(ev.ret_data[0] & POLLHUP);
 }
 

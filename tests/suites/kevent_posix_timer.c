@@ -53,19 +53,6 @@ static void add_ptimer(int fd, int id, __u32 req_flags)
 	kt_ctl1_must(fd, KEVENT_CTL_ADD, &uk, 0, "ADD posix timer");
 }
 
-static struct ukevent wait_one(int fd)
-{
-	struct __kernel_timespec ts = kevent_ts(30, 0);
-	struct ukevent buf[4];
-	int r = kevent_get_events(fd, 1, 1, &ts, buf, 0);
-
-	if (r != 1) {
-		kt_fail_at(__FILE__, __LINE__, "expected one event, got %d (errno %d)", r, errno);
-		kt_end_test();
-	}
-	return buf[0];
-}
-
 static void block(int sig)
 {
 	sigset_t s;
@@ -116,7 +103,7 @@ TEST(oneshot_expiry_is_event)
 
 	add_ptimer(fd, id, 0);
 	timer_arm(id, 100 * MS, 0);
-	ev = wait_one(fd);
+	ev = kt_wait_one(fd);
 	KT_EXPECT(kt_mono_ns() - t0 >= 100 * MS);
 	KT_EXPECT_EQ(ev.type, KEVENT_POSIX_TIMER);
 	KT_EXPECT_EQ(ev.id.raw[0], id);
@@ -150,7 +137,7 @@ TEST(periodic_counts)
 		t0 = kt_mono_ns();
 		timer_arm(id, periods[i], periods[i]);
 		kt_msleep(400);
-		ev = wait_one(fd);
+		ev = kt_wait_one(fd);
 		el = kt_mono_ns() - t0;
 		total = (long long)ev.ret_data[0] + ev.ret_data[1];
 		n = el / periods[i];
@@ -255,7 +242,7 @@ TEST(remove_restores_signal)
 	block(SIGUSR1);
 	add_ptimer(fd, id, 0);
 	timer_arm(id, 20 * MS, 0);
-	wait_one(fd);
+	kt_wait_one(fd);
 	KT_EXPECT(!is_pending(SIGUSR1));
 	kt_ctl1_must(fd, KEVENT_CTL_REMOVE, &uk, 1, "REMOVE");
 	timer_arm(id, 20 * MS, 0);
@@ -272,7 +259,7 @@ TEST(oneshot_flag)
 	block(SIGUSR1);
 	add_ptimer(fd, id, KEVENT_REQ_ONESHOT);
 	timer_arm(id, 20 * MS, 20 * MS);
-	wait_one(fd);
+	kt_wait_one(fd);
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
 	kt_msleep(100);
 	KT_EXPECT(is_pending(SIGUSR1));
@@ -292,7 +279,7 @@ TEST(flags)
 		add_ptimer(fd, id, flags[i]);
 		KT_EXPECT_EQ(kt_get_now(fd, &ev, 1), 0);
 		timer_arm(id, 20 * MS, 0);
-		ev = wait_one(fd);
+		ev = kt_wait_one(fd);
 		KT_EXPECT_EQ(ev.req_flags, flags[i]);
 		KT_EXPECT_EQ(ev.ret_data[1], 1);
 		KT_EXPECT_EQ(kt_get_now(fd, &ev, 1), 0);
@@ -310,7 +297,7 @@ TEST(ready_counts_as_expiry)
 
 	add_ptimer(fd, id, 0);
 	kt_ctl1_must(fd, KEVENT_CTL_READY, &uk, 1, "READY");
-	ev = wait_one(fd);
+	ev = kt_wait_one(fd);
 	KT_EXPECT_EQ(ev.ret_data[1], 1);
 	KT_EXPECT_EQ(ev.ret_data[0], 0);
 }
@@ -368,7 +355,7 @@ TEST(timer_deleted_under_kevent)
 	kt_ctl1_must(fd, KEVENT_CTL_REMOVE, &uk, 1, "REMOVE");
 	add_ptimer(fd, id2, 0);
 	timer_arm(id2, 20 * MS, 0);
-	wait_one(fd);
+	kt_wait_one(fd);
 }
 
 /*

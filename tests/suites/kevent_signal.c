@@ -393,6 +393,58 @@ TEST(wakes_waiter)
 	KT_EXPECT_EQ(w.ret, 1);
 }
 
+#define HERD 4
+
+/*
+ * Pre-fork style: HERD threads, each asleep on a queue of its own with a
+ * WAKEUP_ONE kevent for the same signal. One signal wakes one of them, in
+ * total across the queues (fdinfo wakeups), and it alone has the event;
+ * without WAKEUP_ONE every queue is woken.
+ */
+static void herd_queues(__u32 flags, long long want_woken)
+{
+	struct kt_waiter w[HERD];
+	int q[HERD], i, first;
+	long long wakeups = 0, woken = 0;
+
+	block(SIGUSR1);
+	for (i = 0; i < HERD; i++) {
+		q[i] = kt_queue();
+		add_signal(q[i], SIGUSR1, true, flags);
+		kt_waiter_init(&w[i], q[i], KT_WAIT_GET);
+		KT_ASSERT(kt_waiter_start_blocked(&w[i]));
+	}
+	KT_ASSERT_OK(kill(getpid(), SIGUSR1));
+	first = kt_waiter_first_done(w, HERD, KT_SOON_MS);
+	KT_ASSERT(first >= 0);
+	KT_EXPECT_EQ(w[first].ret, 1);
+	/* a wrong extra wake-up would come at once; give it time to show */
+	kt_msleep(50);
+	for (i = 0; i < HERD; i++) {
+		wakeups += kevent_fdinfo(q[i], KFD_WAKEUPS);
+		woken += kt_waiter_done(&w[i]);
+	}
+	KT_EXPECT_EQ(wakeups, want_woken);
+	KT_EXPECT_EQ(woken, want_woken);
+	for (i = 0; i < HERD; i++) {
+		KT_EXPECT_EQ(kevent_ctl(q[i], KEVENT_CTL_READY, 0, NULL), 0);
+		if (!kt_waiter_join(&w[i], KT_SOON_MS))
+			kt_fail_at(__FILE__, __LINE__, "waiter %d did not leave after READY 0", i);
+		close(q[i]);
+	}
+	KT_EXPECT(!is_pending(SIGUSR1));
+}
+
+TEST(wakeup_one_queues)
+{
+	herd_queues(KEVENT_REQ_WAKEUP_ONE, 1);
+}
+
+TEST(without_wakeup_one_every_queue_wakes)
+{
+	herd_queues(0, HERD);
+}
+
 /* A forked child's signals are its own: the parent's kevent sees none. */
 TEST(child_signals_not_seen)
 {

@@ -26,20 +26,6 @@
 #define ACCEPT	KEVENT_SOCKET_ACCEPT
 #define SEND	KEVENT_SOCKET_SEND
 
-/* Blocking (bounded) wait for exactly one event. */
-static struct ukevent wait_one(int q)
-{
-	struct __kernel_timespec ts = kevent_ts(30, 0);
-	struct ukevent buf[4];
-	int r = kevent_get_events(q, 1, 1, &ts, buf, 0);
-
-	if (r != 1) {
-		kt_fail_at(__FILE__, __LINE__, "expected one event, got %d (errno %d)", r, errno);
-		kt_end_test();
-	}
-	return buf[0];
-}
-
 static void put(int fd, const char *s)
 {
 	KT_ASSERT(send(fd, s, strlen(s), MSG_NOSIGNAL) == (ssize_t)strlen(s));
@@ -120,7 +106,7 @@ TEST(unix_stream_recv)
 	kt_add_socket(q, s[0], RECV, 0, 0x11);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	put(s[1], "hello");
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.type, KEVENT_SOCKET);
 	KT_EXPECT_EQ(ev.id.raw[0], (__u32)s[0]);
 	KT_EXPECT_EQ(ev.user_u64, 0x11);
@@ -138,7 +124,7 @@ TEST(unix_dgram_recv_and_send)
 	kt_add_socket(q, s[0], RECV, 0, 1);
 	put(s[1], "one");
 	put(s[1], "two");
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.ret_data[0], RECV);
 	/* two datagrams, two data_ready notifications */
 	KT_EXPECT_EQ(ev.ret_data[1], 2);
@@ -159,7 +145,7 @@ TEST(tcp_accept_recv_eof)
 	kt_add_socket(q, ls, ACCEPT, 0, 0x1);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	cs = kt_tcp_connect(&sa);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x1);
 	KT_EXPECT_EQ(ev.ret_data[0], ACCEPT);
 	as = (int)KT_ASSERT_OK(accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
@@ -169,14 +155,14 @@ TEST(tcp_accept_recv_eof)
 	kt_add_socket(q, as, RECV, 0, 0x2);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	put(cs, "data");
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x2);
 	KT_EXPECT_EQ(ev.ret_data[0], RECV);
 	KT_EXPECT_EQ(kt_drain_socket(as), 4);
 	KT_EXPECT_EQ(kt_ready_now(q, buf, 2), 0);
 	/* the peer's FIN is a state change: RECV, read() returns 0 */
 	close(cs);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x2);
 	KT_EXPECT_EQ(ev.ret_data[0], RECV);
 	KT_EXPECT_EQ(recv(as, buf, 1, MSG_DONTWAIT), 0);
@@ -207,12 +193,12 @@ TEST(tcp6_accept_recv)
 	kt_add_socket(q, ls, ACCEPT, 0, 0x6);
 	cs = (int)KT_ASSERT_OK(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	KT_ASSERT_OK(connect(cs, (struct sockaddr *)&sa, sizeof(sa)));
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.ret_data[0], ACCEPT);
 	as = (int)KT_ASSERT_OK(accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
 	kt_add_socket(q, as, RECV, KEVENT_REQ_ONESHOT, 0x7);
 	put(cs, "v6");
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.user_u64, 0x7);
 	KT_EXPECT_EQ(ev.ret_data[0], RECV);
 }
@@ -227,7 +213,7 @@ TEST(tcp_child_not_watched)
 	ls = kt_tcp_listener(&sa, 8);
 	kt_add_socket(q, ls, ACCEPT | RECV | SEND, KEVENT_REQ_ET, 0x1);
 	cs = kt_tcp_connect(&sa);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.ret_data[0], ACCEPT);
 	as = (int)KT_ASSERT_OK(accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
 	/* traffic on the accepted socket: not the listener's business */
@@ -248,7 +234,7 @@ TEST(unix_accept)
 	ls = kt_unix_listener(&sa, &len, 8);
 	kt_add_socket(q, ls, ACCEPT, 0, 0x7);
 	cs = kt_unix_connect(&sa, len);
-	ev = wait_one(q);
+	ev = kt_wait_one(q);
 	KT_EXPECT_EQ(ev.ret_data[0], ACCEPT);
 	as = (int)KT_ASSERT_OK(accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
 	KT_EXPECT(as >= 0);
@@ -457,19 +443,6 @@ static void start_getter(struct kt_waiter *w, int q)
 }
 
 /* Index of the first waiter that returned within KT_SOON_MS, or -1. */
-static int first_done(struct kt_waiter *w, int n)
-{
-	long long deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
-
-	do {
-		for (int i = 0; i < n; i++)
-			if (kt_waiter_done(&w[i]))
-				return i;
-		kt_msleep(1);
-	} while (kt_mono_ns() < deadline);
-	return -1;
-}
-
 /*
  * HERD threads of one queue sleep on one WAKEUP_ONE ACCEPT kevent of a
  * listener; one connection wakes exactly one of them (fdinfo wakeups).
@@ -487,7 +460,7 @@ static void herd_one_queue(__u32 flags, long long want_wakeups)
 		start_getter(&w[i], q);
 	KT_ASSERT_EQ(kevent_fdinfo(q, KFD_WAITERS), HERD);
 	kt_tcp_connect(&sa);
-	i = first_done(w, HERD);
+	i = kt_waiter_first_done(w, HERD, KT_SOON_MS);
 	KT_ASSERT(i >= 0);
 	KT_EXPECT_EQ(w[i].ret, 1);
 	KT_EXPECT_EQ(w[i].buf[0].ret_data[0], ACCEPT);
@@ -538,7 +511,7 @@ TEST(wakeup_one_queues)
 		start_getter(&w[i], q[i]);
 	}
 	kt_tcp_connect(&sa);
-	c = first_done(w, HERD);
+	c = kt_waiter_first_done(w, HERD, KT_SOON_MS);
 	KT_ASSERT(c >= 0);
 	KT_EXPECT_EQ(w[c].ret, 1);
 	KT_EXPECT_EQ(w[c].buf[0].user_u64, (__u64)c);

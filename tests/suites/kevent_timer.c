@@ -8,21 +8,6 @@
 
 #define MS 1000000LL
 
-/* Wait (bounded) for exactly one event. */
-static struct ukevent wait_one(int fd)
-{
-	struct __kernel_timespec ts = kevent_ts(30, 0);
-	struct ukevent buf[4];
-	int r = kevent_get_events(fd, 1, 1, &ts, buf, 0);
-
-	if (r != 1) {
-		kt_fail_at(__FILE__, __LINE__, "expected one timer event, got %d (errno %d)",
-			   r, errno);
-		kt_end_test();
-	}
-	return buf[0];
-}
-
 /* A one-shot timer fires once, one period after ADD at the earliest. */
 TEST(oneshot_fires_not_early)
 {
@@ -34,7 +19,7 @@ TEST(oneshot_fires_not_early)
 
 	t0 = kt_mono_ns();
 	kt_add_timer(fd, 0, 200 * MS, KEVENT_REQ_ONESHOT, 0x77);
-	ev = wait_one(fd);
+	ev = kt_wait_one(fd);
 	t1 = kt_mono_ns();
 	kt_log("200 ms timer delivered after %lld ms", (t1 - t0) / MS);
 	KT_EXPECT(t1 - t0 >= 200 * MS);
@@ -64,7 +49,7 @@ TEST(seconds_part)
 	long long t0 = kt_mono_ns(), dt;
 
 	kt_add_timer(fd, 1, 100 * MS, KEVENT_REQ_ONESHOT, 0);
-	(void)wait_one(fd);
+	(void)kt_wait_one(fd);
 	dt = kt_mono_ns() - t0;
 	kt_log("1.1 s timer delivered after %lld ms", dt / MS);
 	KT_EXPECT(dt >= 1100 * MS);
@@ -80,7 +65,7 @@ TEST(periodic_not_early)
 
 	kt_add_timer(fd, 0, P, 0, 1);
 	for (int i = 0; i < 8; i++) {
-		ev = wait_one(fd);
+		ev = kt_wait_one(fd);
 		now = kt_mono_ns();
 		KT_EXPECT(ev.ret_data[1] >= 1);
 		count += ev.ret_data[1];
@@ -105,13 +90,13 @@ TEST(expiry_count)
 	/* many short sleeps rather than one: the timer gets many chances */
 	for (int i = 0; i < 20 || kt_mono_ns() - t0 < 20 * P; i++)
 		kt_msleep(20);
-	ev = wait_one(fd);
+	ev = kt_wait_one(fd);
 	t1 = kt_mono_ns();
 	kt_log("ret_data[1] = %u after %lld ms (period 20 ms)", ev.ret_data[1], (t1 - t0) / MS);
 	KT_EXPECT(ev.ret_data[1] >= 2);
 	KT_EXPECT(ev.ret_data[1] <= (t1 - t0) / P);
 	/* and the count restarts after a delivery */
-	ev = wait_one(fd);
+	ev = kt_wait_one(fd);
 	KT_EXPECT(ev.ret_data[1] >= 1);
 	KT_EXPECT(ev.ret_data[1] <= (kt_mono_ns() - t1) / P + 1);
 }
@@ -126,7 +111,7 @@ TEST(expiry_order)
 	kt_add_timer(fd, 0, 150 * MS, KEVENT_REQ_ONESHOT, 1);
 	kt_add_timer(fd, 0, 300 * MS, KEVENT_REQ_ONESHOT, 2);
 	for (__u64 i = 1; i <= 3; i++) {
-		ev = wait_one(fd);
+		ev = kt_wait_one(fd);
 		KT_EXPECT_EQ(ev.user_u64, i);
 	}
 }
@@ -139,7 +124,7 @@ TEST(remove_stops)
 	struct __kernel_timespec ts = kevent_ts_ms(300);
 
 	kt_add_timer(fd, 0, 10 * MS, 0, 0);
-	(void)wait_one(fd);
+	(void)kt_wait_one(fd);
 	kt_msleep(50);	/* let it become ready again */
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_REMOVE, &uk), 1);
 	KT_EXPECT_EQ(kevent_get_events(fd, 1, 2, &ts, buf, 0), 0);
@@ -155,10 +140,10 @@ TEST(modify_to_oneshot)
 	struct __kernel_timespec ts = kevent_ts_ms(300);
 
 	kt_add_timer(fd, 0, 20 * MS, 0, 0);
-	(void)wait_one(fd);
+	(void)kt_wait_one(fd);
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_MODIFY, &uk), 1);
 	KT_EXPECT_DONE(uk);
-	(void)wait_one(fd);
+	(void)kt_wait_one(fd);
 	KT_EXPECT_EQ(kevent_get_events(fd, 1, 2, &ts, buf, 0), 0);
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 0);
 }
@@ -259,6 +244,6 @@ TEST(modify_oneshot_to_periodic)
 	KT_EXPECT_EQ(kt_ctl1(fd, KEVENT_CTL_MODIFY, &uk), 1);
 	KT_EXPECT_DONE(uk);
 	for (int i = 0; i < 3; i++)
-		(void)wait_one(fd);
+		(void)kt_wait_one(fd);
 	KT_EXPECT_EQ(kevent_fdinfo(fd, KFD_REGISTERED), 1);
 }

@@ -18,20 +18,6 @@
 
 #define MS 1000000LL
 
-/* Bounded wait for exactly one event. */
-static struct ukevent wait_one(int q)
-{
-	struct __kernel_timespec ts = kevent_ts(5, 0);
-	struct ukevent buf[2];
-	int r = kevent_get_events(q, 1, 1, &ts, buf, 0);
-
-	if (r != 1) {
-		kt_fail_at(__FILE__, __LINE__, "expected one timer event, got %d (errno %d)", r, errno);
-		kt_end_test();
-	}
-	return buf[0];
-}
-
 /*
  * The state and armed fields of the (only) TIMER kevent line in the
  * fdinfo of q. armed is -1 when the line has no "armed=" field. Returns
@@ -82,7 +68,7 @@ TEST_TIMEOUT(timer_count_saturates, 20)
 	uk = ukevent_timer(0, 1, 0);
 	uk.user_u64 = 0x8;
 	KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_READY, &uk), 1);
-	ev = wait_one(q);
+	ev = kt_wait_one_ms(q, 5000);
 	kt_log("ret_data[1] = %#x after %lld ms of 1 ns periods and one READY",
 	       ev.ret_data[1], (kt_mono_ns() - t0) / MS);
 	KT_EXPECT_EQ(ev.user_u64, 0x8);
@@ -111,7 +97,7 @@ TEST(timer_undelivered_not_rearmed)
 		KT_EXPECT(!strcmp(state, "ready"));
 		KT_EXPECT_EQ(armed, 0);
 	}
-	(void)wait_one(q);
+	(void)kt_wait_one_ms(q, 5000);
 	KT_ASSERT(timer_line(q, state, sizeof(state), &armed));
 	kt_log("after a delivery: state=%s armed=%d", state, armed);
 	KT_EXPECT(armed == 1 || (!strcmp(state, "ready") && armed == 0));
@@ -165,7 +151,7 @@ TEST(timer_line_consistent)
 	kt_add_timer(r.q, 0, 1000, 0, 0xb);
 	KT_ASSERT_EQ(pthread_create(&th, NULL, read_lines, &r), 0);
 	for (int i = 0; i < CONSISTENT_DELIVERIES; i++) {
-		(void)wait_one(r.q);
+		(void)kt_wait_one_ms(r.q, 5000);
 		if (!line_consistent(r.q, &reads))
 			bad++;
 	}
@@ -227,7 +213,7 @@ TEST(timer_count_exact_at_delivery)
 
 		kt_msleep(2);
 		before_get = kt_mono_ns();
-		ev = wait_one(q);
+		ev = kt_wait_one_ms(q, 5000);
 		after_get = kt_mono_ns();
 		total += ev.ret_data[1];
 		lo = div_floor(before_get - after_add, EXACT_P);

@@ -14,6 +14,9 @@
  *    reported to the kevent instead of queuing the timer's signal
  *    (kevent_posix_timer_fire()), and a freed timer is forgotten
  *    (kevent_posix_timer_release()).
+ *  - pipes: the pipe code reports to the PIPE kevents of a pipe where it
+ *    wakes the pipe's readers or writers (kevent_pipe_notify()), and a
+ *    freed pipe's kevents are removed (kevent_pipe_free()).
  *
  * The signal and timer hooks find their kevents in tables of their own
  * (kevent/storage_signal.c, kevent/storage_posix_timer.c) rather than in a
@@ -107,6 +110,18 @@ struct sock;
 #ifdef CONFIG_KEVENT_SOCKET
 void kevent_sock_notify(struct sock *sk, u32 event);
 void kevent_sock_release(struct sock *sk);
+#endif
+
+/*
+ * PIPE kevents (kevent/storage_pipe.c): called through pipe_kevent_notify()
+ * and pipe_kevent_free() of <linux/pipe_fs_i.h>, only for a pipe that has
+ * kevents.
+ */
+struct pipe_inode_info;
+
+#ifdef CONFIG_KEVENT_PIPE
+void kevent_pipe_notify(struct pipe_inode_info *pipe, u32 event);
+void kevent_pipe_free(struct pipe_inode_info *pipe);
 #endif
 
 #endif /* _LINUX_KEVENT_H */

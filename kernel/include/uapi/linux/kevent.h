@@ -40,7 +40,7 @@
 #define KEVENT_POLL		3
 #define KEVENT_NAIO		4	/* reserved, not implemented */
 #define KEVENT_AIO		5	/* reserved, not implemented */
-#define KEVENT_PIPE		6	/* reserved, not implemented */
+#define KEVENT_PIPE		6	/* pipes and FIFOs */
 #define KEVENT_SIGNAL		7	/* signals sent to the adding process */
 #define KEVENT_POSIX_TIMER	8	/* expiries of a timer_create() timer */
 #define KEVENT_USER		9	/* fired by KEVENT_CTL_READY */
@@ -74,6 +74,13 @@
 #define KEVENT_SOCKET_SEND	0x4	/* write space */
 
 /*
+ * KEVENT_PIPE events: the SOCKET values, as in the original series. The
+ * readiness is the pipe's, whichever end id.raw[0] names.
+ */
+#define KEVENT_PIPE_RECV	0x1	/* data, or end of file, to read */
+#define KEVENT_PIPE_SEND	0x4	/* room to write, or no reader left */
+
+/*
  * KEVENT_SIGNAL events; id.raw_u64 is the signal number, plus
  * KEVENT_SIGNAL_NOMASK to take the signal instead of letting the process
  * receive it ("queue only, do not deliver", as in the original series).
@@ -102,10 +109,10 @@
 
 /**
  * struct kevent_id - what the event is about
- * @raw: type specific: the fd for KEVENT_POLL and KEVENT_SOCKET, seconds and
- *	 nanoseconds of the period for KEVENT_TIMER, the signal number for
- *	 KEVENT_SIGNAL, the timer id for KEVENT_POSIX_TIMER, anything for
- *	 KEVENT_USER.
+ * @raw: type specific: the fd for KEVENT_POLL, KEVENT_SOCKET and KEVENT_PIPE,
+ *	 seconds and nanoseconds of the period for KEVENT_TIMER, the signal
+ *	 number for KEVENT_SIGNAL, the timer id for KEVENT_POSIX_TIMER,
+ *	 anything for KEVENT_USER.
  * @raw_u64: the same eight bytes as one number (forces 8-byte alignment).
  */
 struct kevent_id {
