@@ -112,8 +112,9 @@ rewrite_doc() {
 	local in_block=0
 	while IFS= read -r line; do
 		if [ "$in_block" = 1 ]; then
-			[ "$line" = "<!-- end timeline -->" ] || continue
-			in_block=0
+			# the block and its end marker are written already
+			[ "$line" = "<!-- end timeline -->" ] && in_block=0
+			continue
 		fi
 		printf '%s\n' "$line" >>"$tmp"
 		if [[ "$line" =~ ^'<!-- timeline '([a-z-]+)(' '.*)?' -->'$ ]]; then
