@@ -55,7 +55,7 @@ def _parse_defines(path, prefix):
 _NOT_TYPES = ("KEVENT_CTL_", "KEVENT_REQ_", "KEVENT_RET_", "KEVENT_FLAGS_",
               "KEVENT_INIT_", "KEVENT_MAX_", "KEVENT_TIMER_FIRED",
               "KEVENT_SIGNAL_DELIVERY", "KEVENT_SIGNAL_NOMASK",
-              "KEVENT_POSIX_TIMER_FIRED", "KEVENT_SOCKET_")
+              "KEVENT_POSIX_TIMER_FIRED", "KEVENT_SOCKET_", "KEVENT_INODE_")
 
 # What the helpers name or test; a header without one of these is not the
 # kevent they were written for.

@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -395,6 +396,83 @@ TEST(overflow)
 	/* and records again */
 	touch(at(d, "g"));
 	expect_event(q, CREATE, "g");
+}
+
+/* A record whose copy failed stays first, with COPY_FAILED; none is lost. */
+TEST(copy_failed_kept)
+{
+	char d[64];
+	int q = kt_queue(), dfd;
+	struct ukevent *bad = kt_bad_page(PROT_READ), ev;
+	struct __kernel_timespec ts0 = kevent_ts(0, 0);
+
+	fresh_dir(d, sizeof(d));
+	dfd = open_dir(d);
+	add_inode(q, dfd, CREATE, 0, 0);
+	touch(at(d, "a"));
+	touch(at(d, "b"));
+	KT_EXPECT_ERRNO(kevent_get_events(q, 0, 1, &ts0, bad, 0), EFAULT);
+	ev = expect_event(q, CREATE, "a");
+	KT_EXPECT_EQ(ev.ret_flags, KEVENT_RET_DONE | KEVENT_RET_COPY_FAILED);
+	ev = expect_event(q, CREATE, "b");
+	KT_EXPECT_EQ(ev.ret_flags, KEVENT_RET_DONE);
+	expect_none(q);
+}
+
+/* Through the ring: one record per kevent per kevent_wait(), in order. */
+TEST(ring_records)
+{
+	struct kevent_ring *ring = kevent_ring_alloc(8);
+	struct __kernel_timespec ts0 = kevent_ts(0, 0);
+	char d[64];
+	int q = (int)KT_ASSERT_OK(kevent_init(ring, 8, 0)), dfd;
+	unsigned int idx = 0;
+
+	fresh_dir(d, sizeof(d));
+	dfd = open_dir(d);
+	add_inode(q, dfd, CREATE | REMOVE, 0, 0);
+	touch(at(d, "a"));
+	KT_ASSERT_OK(unlink(at(d, "a")));
+	touch(at(d, "b"));
+	for (int i = 0; i < 3; i++) {
+		KT_ASSERT_EQ(kevent_wait(q, 8, idx, &ts0, 0), 1);
+		idx++;
+	}
+	KT_EXPECT_EQ(kevent_wait(q, 8, idx, &ts0, 0), 0);
+	KT_EXPECT_EQ(ring->event[0].ret_data[0], CREATE);
+	KT_EXPECT_EQ(ring->event[0].ret_data[1], name_hash("a"));
+	KT_EXPECT_EQ(ring->event[1].ret_data[0], REMOVE);
+	KT_EXPECT_EQ(ring->event[1].ret_data[1], name_hash("a"));
+	KT_EXPECT_EQ(ring->event[2].ret_data[0], CREATE);
+	KT_EXPECT_EQ(ring->event[2].ret_data[1], name_hash("b"));
+}
+
+/* fdinfo shows the records waiting and what was merged. */
+TEST(fdinfo_records)
+{
+	char d[64], name[64], line[512];
+	int q = kt_queue(), dfd;
+	FILE *f;
+	bool found = false;
+
+	fresh_dir(d, sizeof(d));
+	dfd = open_dir(d);
+	add_inode(q, dfd, CREATE, 0, 0);
+	for (int i = 0; i < RECORDS + 1; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		touch(at(d, name));
+	}
+	snprintf(name, sizeof(name), "/proc/self/fdinfo/%d", q);
+	f = fopen(name, "r");
+	KT_ASSERT(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "kevent:", 7)) {
+			KT_EXPECT(strstr(line, "type=1 ") != NULL);
+			KT_EXPECT(strstr(line, " state=ready records=16 lost=0x1\n") != NULL);
+			found = true;
+		}
+	fclose(f);
+	KT_EXPECT(found);
 }
 
 /* READY reports what the kevent asks for, without a name; GONE is not given. */
