@@ -6,15 +6,18 @@
  * in the same boot, the records (delivered once each, in order, OVERFLOW
  * when more wait than a kevent keeps), the request flags (ONESHOT, ET and
  * LAST_CHECK, WAKEUP_ONE for threads of one queue and for one queue per
- * worker), MODIFY and READY, the end of the watched inode (rmdir, unlink,
- * umount: the GONE event, then the kevent is removed), a queue closed with
- * events pending, the descriptor closed after ADD, the per-user limit over
- * many marks, and every refused request with its exact errno.
+ * worker, and the hand-over of a removed one's records), MODIFY and READY,
+ * a failed copy, the ring, fdinfo, the end of the watched inode (rmdir,
+ * unlink, umount: the GONE event, then the kevent is removed), a queue
+ * closed with events pending, the descriptor closed after ADD, teardown
+ * racing entry changes, the per-user limit over many marks, and every
+ * refused request with its exact errno.
  * docs/abi.md is the contract.
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -773,6 +776,90 @@ TEST(close_queue_pending)
 	touch(at(d, "c"));
 	expect_event(q, CREATE, "c");
 	expect_none(q);
+}
+
+/*
+ * Teardown races: a thread creates and removes entries in a directory while
+ * kevents of two queues are added, read, removed and their queues closed,
+ * then the directory is removed under registered kevents. Nothing to
+ * assert but the end: every kevent gone, no splat (the debug kernel's
+ * KASAN and lockdep watch the rest).
+ */
+struct churn {
+	char dir[64];
+	atomic_int stop;
+	long ops;
+};
+
+static void *churn_fn(void *arg)
+{
+	struct churn *c = arg;
+	char path[96];	/* at()'s buffers are the main thread's */
+
+	while (!atomic_load(&c->stop)) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/c%ld", c->dir, c->ops % 8);
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			break;
+		if (write(fd, "x", 1) != 1)
+			break;
+		close(fd);
+		unlink(path);
+		c->ops++;
+	}
+	return NULL;
+}
+
+TEST(teardown_races)
+{
+	static struct churn c;
+	struct ukevent buf[8], uk;
+	pthread_t th;
+	int q2, dfd;
+	long long end = kt_mono_ns() + 1500 * 1000000LL;
+	int rounds = 0;
+
+	fresh_dir(c.dir, sizeof(c.dir));
+	atomic_store(&c.stop, 0);
+	dfd = open_dir(c.dir);
+	KT_ASSERT(pthread_create(&th, NULL, churn_fn, &c) == 0);
+	while (kt_mono_ns() < end) {
+		int q = kt_queue();
+
+		add_inode(q, dfd, ALL, rounds & 1 ? KEVENT_REQ_WAKEUP_ONE : 0, 0);
+		uk = ukevent_inode(dfd, CREATE, 0);
+		uk.id.raw[1] = 1;
+		kt_ctl1_must(q, KEVENT_CTL_ADD, &uk, 0, "ADD second");
+		kt_get_now(q, buf, 8);
+		kt_ctl1_must(q, KEVENT_CTL_REMOVE, &uk, 1, "REMOVE second");
+		kt_get_now(q, buf, 8);
+		close(q);	/* with records pending */
+		rounds++;
+	}
+	KT_EXPECT(c.ops > 0);
+	/* the end of the directory while kevents watch it */
+	q2 = kt_queue();
+	add_inode(q2, dfd, ALL, 0, 0);
+	KT_ASSERT_OK(close(dfd));
+	atomic_store(&c.stop, 1);
+	KT_ASSERT(pthread_join(th, NULL) == 0);
+	for (long i = 0; i < 8; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%ld", i);
+		unlink(at(c.dir, name));
+	}
+	KT_ASSERT_OK(rmdir(c.dir));
+	for (int i = 0; i < RECORDS + 2; i++) {
+		struct ukevent ev = kt_wait_one(q2);
+
+		if (ev.ret_data[0] & GONE)
+			break;
+	}
+	KT_EXPECT_EQ(kevent_fdinfo(q2, KFD_REGISTERED), 0);
+	kt_log("%d rounds, %ld entry operations", rounds, c.ops);
 }
 
 /* ---- many marks, the per-user limit ----------------------------------------- */
