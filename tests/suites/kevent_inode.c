@@ -757,6 +757,41 @@ TEST(umount_watched)
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
 }
 
+/* A process exits with kevents registered and records pending. */
+TEST(process_exit)
+{
+	char d[64];
+	int dfd, st, q;
+	pid_t pid;
+
+	fresh_dir(d, sizeof(d));
+	dfd = open_dir(d);
+	pid = fork();
+	KT_ASSERT(pid >= 0);
+	if (!pid) {
+		int cq = kevent_init(NULL, 0, 0);
+		struct ukevent uk = ukevent_inode(dfd, ALL, 0);
+
+		if (cq < 0 || kt_ctl1(cq, KEVENT_CTL_ADD, &uk) != 0)
+			_exit(1);
+		touch(at(d, "a"));
+		_exit(kevent_fdinfo(cq, KFD_READY) == 1 ? 0 : 2);
+	}
+	KT_ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	KT_EXPECT(WIFEXITED(st));
+	KT_EXPECT_EQ(WEXITSTATUS(st), 0);
+	/* the inode lives on, without the exited process's mark */
+	q = kt_queue();
+	add_inode(q, dfd, CREATE, 0, 0);
+	touch(at(d, "b"));
+	expect_event(q, CREATE, "b");
+	KT_ASSERT_OK(close(dfd));
+	KT_ASSERT_OK(unlink(at(d, "a")));
+	KT_ASSERT_OK(unlink(at(d, "b")));
+	KT_ASSERT_OK(rmdir(d));
+	expect_event(q, GONE, NULL);
+}
+
 /* A queue closed with records pending; the inode can be watched again. */
 TEST(close_queue_pending)
 {
