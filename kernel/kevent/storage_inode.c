@@ -45,10 +45,11 @@
  * not either: every record is its own edge.
  *
  * The end. When the watched inode goes (its last link removed and its last
- * user gone, or its filesystem unmounted), fsnotify destroys every mark on
- * it and tells the group (->freeing_mark): each kevent gets a last record,
- * KEVENT_INODE_GONE, and is removed when that record is delivered (the
- * delivered copy carries KEVENT_REQ_ONESHOT). The kevents never touch the
+ * user gone, or its filesystem unmounted), fsnotify reports FS_DELETE_SELF
+ * (deletion only), then destroys every mark on it and tells the group
+ * (->freeing_mark): at the first of the two each kevent gets a last record,
+ * KEVENT_INODE_GONE, takes nothing after it, and is removed when that
+ * record is delivered (the delivered copy carries KEVENT_REQ_ONESHOT). The kevents never touch the
  * inode: it is only reached through the descriptor at ADD, so a kevent
  * outliving its inode (not yet read, or its queue elsewhere) holds only
  * its reference on the detached mark.
@@ -64,8 +65,8 @@
  * -------
  *
  *   queue->mutex              (ADD, MODIFY, removal)
- *     > kevent_inode_mutex     (ADD and removal: finding, creating and
- *                               destroying the mark; its fsnotify mask)
+ *     > kevent_inode_mutex     (ADD, MODIFY and removal: finding, creating
+ *                               and destroying the mark; its fsnotify mask)
  *       > group->mark_mutex    (fsnotify_add_mark(), fsnotify_destroy_mark())
  *       > kevent_inode.fire_lock  (one report at a time per inode)
  *         > storage->lock      (kevent_storage_ready())
@@ -93,7 +94,9 @@
  *                          storage's callbacks during that report)
  *   dir                  - immutable
  *
- * struct kevent_inode_watch: storage->lock, except ki (immutable).
+ * struct kevent_inode_watch: storage->lock, except ki (immutable). from_fs
+ * is set by the report's filter and consumed by the type callback that
+ * follows it for the same kevent, in one hold of the storage lock.
  */
 
 #include <linux/file.h>
