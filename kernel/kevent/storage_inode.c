@@ -117,7 +117,8 @@
 /* What a request may ask for; GONE and the flags are always reported. */
 #define KEVENT_INODE_VALID	(KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE | \
 				 KEVENT_INODE_MODIFY)
-#define KEVENT_INODE_FLAGS	(KEVENT_INODE_ISDIR | KEVENT_INODE_MOVED)
+#define KEVENT_INODE_FLAGS	(KEVENT_INODE_ISDIR | KEVENT_INODE_MOVED | \
+				 KEVENT_INODE_OVERFLOW)
 
 /* The fsnotify events every mark gets; MODIFY only when asked (costly). */
 #define KEVENT_INODE_FS_MASK	(FS_CREATE | FS_DELETE | FS_MOVED_FROM | \
@@ -205,12 +206,22 @@ static int kevent_inode_from_fs(struct kevent *k)
 	return 1;
 }
 
-/* Report @mask about the entry hashed @name to every kevent of @ki. */
+/*
+ * Report @mask about the entry hashed @name to the kevents of @ki: to one
+ * WAKEUP_ONE kevent with a sleeper and every other kevent, as any source.
+ * GONE is for every kevent: a pass that reached a kevent that had not
+ * taken it may have left WAKEUP_ONE ones out, so pass again until none
+ * takes it (a kevent takes GONE once).
+ */
 static void kevent_inode_report(struct kevent_inode *ki, u32 mask, u32 name)
 {
+	int n;
+
 	spin_lock(&ki->fire_lock);
 	ki->name = name;
-	kevent_storage_ready(&ki->st, kevent_inode_from_fs, mask);
+	do {
+		n = kevent_storage_ready(&ki->st, kevent_inode_from_fs, mask);
+	} while (n && (mask & KEVENT_INODE_GONE));
 	spin_unlock(&ki->fire_lock);
 }
 
@@ -471,7 +482,7 @@ static void kevent_inode_dequeue(struct kevent *k)
 	for (i = 0; i < n; i++)
 		kevent_inode_report(ki, pass[i].mask, pass[i].name);
 	if (lost)
-		kevent_inode_report(ki, lost, 0);
+		kevent_inode_report(ki, lost | KEVENT_INODE_OVERFLOW, 0);
 }
 
 static void kevent_inode_destroy(struct kevent *k)

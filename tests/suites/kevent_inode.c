@@ -699,6 +699,38 @@ TEST(rmdir_watched)
 	expect_none(q2);
 }
 
+/* GONE reaches every WAKEUP_ONE kevent, not one per notification. */
+TEST(rmdir_wakeup_one)
+{
+	struct kt_waiter w[NW];
+	char d[64];
+	int q[NW], dfd;
+
+	fresh_dir(d, sizeof(d));
+	dfd = open_dir(d);
+	for (int i = 0; i < NW; i++) {
+		q[i] = kt_queue();
+		add_inode(q[i], dfd, CREATE, KEVENT_REQ_WAKEUP_ONE, i);
+		kt_waiter_init(&w[i], q[i], KT_WAIT_GET);
+		w[i].max_nr = 1;
+		KT_ASSERT(kt_waiter_start_blocked(&w[i]));
+	}
+	KT_ASSERT_OK(close(dfd));
+	KT_ASSERT_OK(rmdir(d));
+	KT_EXPECT_EQ(settle_done(w, NW, NW), NW);
+	for (int i = 0; i < NW; i++) {
+		if (!kt_waiter_join(&w[i], 1000)) {
+			kt_fail_at(__FILE__, __LINE__, "queue %d: no GONE", i);
+			KT_ASSERT_OK(kevent_ctl(q[i], KEVENT_CTL_READY, 0, NULL));
+			KT_ASSERT(kt_waiter_join(&w[i], 5000));
+			continue;
+		}
+		KT_EXPECT_EQ(w[i].ret, 1);
+		KT_EXPECT_EQ(w[i].buf[0].ret_data[0], GONE);
+		KT_EXPECT_EQ(kevent_fdinfo(q[i], KFD_REGISTERED), 0);
+	}
+}
+
 /* rmdir while the directory is open: it is gone at its last close. */
 TEST(rmdir_while_open)
 {
