@@ -57,8 +57,8 @@
  * WAKEUP_ONE: in one kevent_storage_notify() pass the first WAKEUP_ONE
  * kevent whose queue had a sleeper takes the record and ends the search
  * (core.c), so workers with a WAKEUP_ONE kevent each on one spool directory
- * share its files, one worker per event. A WAKEUP_ONE kevent removed with
- * records not delivered hands them to the others.
+ * share its files, one worker per event. Records are not handed on when a
+ * kevent is removed (see kevent_inode_dequeue()). GONE is every kevent's.
  *
  *
  * Locking
@@ -117,8 +117,7 @@
 /* What a request may ask for; GONE and the flags are always reported. */
 #define KEVENT_INODE_VALID	(KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE | \
 				 KEVENT_INODE_MODIFY)
-#define KEVENT_INODE_FLAGS	(KEVENT_INODE_ISDIR | KEVENT_INODE_MOVED | \
-				 KEVENT_INODE_OVERFLOW)
+#define KEVENT_INODE_FLAGS	(KEVENT_INODE_ISDIR | KEVENT_INODE_MOVED)
 
 /* The fsnotify events every mark gets; MODIFY only when asked (costly). */
 #define KEVENT_INODE_FS_MASK	(FS_CREATE | FS_DELETE | FS_MOVED_FROM | \
@@ -445,44 +444,30 @@ out:
 	return err;
 }
 
-/* Queue mutex held (REMOVE, queue close, ONESHOT and GONE deliveries). */
+/*
+ * Queue mutex held (REMOVE, queue close, ONESHOT and GONE deliveries). The
+ * kevent's undelivered records go with it, WAKEUP_ONE or not: the other
+ * kevents that should see an event took it when it came, and handing on
+ * a record could give one an event it already has (a WAKEUP_ONE kevent
+ * that was already ready woke nobody, so the next one took it too).
+ */
 static void kevent_inode_dequeue(struct kevent *k)
 {
 	struct kevent_inode_watch *kw = k->priv;
-	struct kevent_inode_rec pass[KEVENT_INODE_RECORDS];
 	struct kevent_inode *ki = kw->ki;
-	unsigned int i, n = 0;
-	bool was_ready, last;
-	u32 lost = 0;
+	bool last;
 
 	mutex_lock(&kevent_inode_mutex);
-	was_ready = kevent_storage_del(&ki->st, k);
+	kevent_storage_del(&ki->st, k);
 	spin_lock_irq(&ki->st.lock);
 	last = list_empty(&ki->st.list);
-	/*
-	 * A WAKEUP_ONE kevent may have been the one that took these events
-	 * for all the others: pass them on. Only if nothing is being
-	 * delivered (the kevent was on its ready list), so none goes twice.
-	 */
-	if (was_ready && !last && !kw->gone &&
-	    (k->event.req_flags & KEVENT_REQ_WAKEUP_ONE)) {
-		for (n = 0; n < kw->count; n++)
-			pass[n] = kw->rec[(kw->head + n) % KEVENT_INODE_RECORDS];
-		lost = kw->lost | kw->lost_more;
-	}
 	spin_unlock_irq(&ki->st.lock);
-
 	if (last)
 		/* detached now: no ADD finds it; freed with its last reference */
 		fsnotify_destroy_mark(&ki->mark, kevent_inode_group);
 	else
 		kevent_inode_update_mask(ki);
 	mutex_unlock(&kevent_inode_mutex);
-
-	for (i = 0; i < n; i++)
-		kevent_inode_report(ki, pass[i].mask, pass[i].name);
-	if (lost)
-		kevent_inode_report(ki, lost | KEVENT_INODE_OVERFLOW, 0);
 }
 
 static void kevent_inode_destroy(struct kevent *k)

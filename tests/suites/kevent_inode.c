@@ -6,7 +6,7 @@
  * in the same boot, the records (delivered once each, in order, OVERFLOW
  * when more wait than a kevent keeps), the request flags (ONESHOT, ET and
  * LAST_CHECK, WAKEUP_ONE for threads of one queue and for one queue per
- * worker, and the hand-over of a removed one's records), MODIFY and READY,
+ * worker, and the records of a removed one), MODIFY and READY,
  * a failed copy, the ring, fdinfo, the end of the watched inode (rmdir,
  * unlink, umount: the GONE event, then the kevent is removed), a queue
  * closed with events pending, the descriptor closed after ADD, teardown
@@ -627,11 +627,13 @@ TEST(wakeup_one_queues)
 }
 
 /*
- * A WAKEUP_ONE kevent removed with records undelivered hands them on. Its
- * queue's sleeper is woken by the file but cannot run before the removal:
- * it shares one CPU with this thread, which runs SCHED_FIFO meanwhile.
+ * A WAKEUP_ONE kevent removed with records undelivered takes them with it;
+ * the other kevents get each event once. Its queue's sleeper is woken by
+ * the first file but cannot run before the removal: it shares one CPU with
+ * this thread, which runs SCHED_FIFO meanwhile. The second file comes
+ * while q1's kevent is ready, woke nobody, so q2's kevent took it too.
  */
-TEST(wakeup_one_pass_on)
+TEST(wakeup_one_removed)
 {
 	struct sched_param fifo = { .sched_priority = 10 }, other = { 0 };
 	char d[64];
@@ -651,14 +653,14 @@ TEST(wakeup_one_pass_on)
 	w.max_nr = 1;
 	KT_ASSERT(kt_waiter_start_blocked(&w));
 	KT_ASSERT_OK(sched_setscheduler(0, SCHED_FIFO, &fifo));
-	/* q1's sleeper is woken: it takes the file, q2 is not told */
-	touch(at(d, "job"));
+	/* x wakes q1's sleeper: q2 is not told; y: q1 woke nobody, q2 takes it */
+	touch(at(d, "x"));
+	touch(at(d, "y"));
 	uk = ukevent_inode(dfd, CREATE, 0);
 	uk.user_u64 = 1;
-	/* q1's kevent goes before its thread took the file: q2 gets it */
 	kt_ctl1_must(q1, KEVENT_CTL_REMOVE, &uk, 1, "REMOVE");
 	KT_ASSERT_OK(sched_setscheduler(0, SCHED_OTHER, &other));
-	expect_event(q2, CREATE, "job");
+	expect_event(q2, CREATE, "y");
 	expect_none(q2);
 	KT_ASSERT_OK(kevent_ctl(q1, KEVENT_CTL_READY, 0, NULL));
 	KT_ASSERT(kt_waiter_join(&w, 5000));
