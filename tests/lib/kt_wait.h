@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kt_wait - wait for the next event of a queue, bounded: the "wait_one"
- * that suites need when an event must come (docs/lab.md, writing a test).
+ * that suites need when an event must come (docs/lab.md, "Writing a test").
  */
 #ifndef KLAB_KT_WAIT_H
 #define KLAB_KT_WAIT_H
