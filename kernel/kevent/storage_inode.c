@@ -123,10 +123,6 @@
 #define KEVENT_INODE_FS_MASK	(FS_CREATE | FS_DELETE | FS_MOVED_FROM | \
 				 FS_MOVED_TO | FS_DELETE_SELF)
 
-/* FNV-1a, 32 bits: the name hash of ret_data[1] (docs/abi.md). */
-#define KEVENT_FNV_OFFSET	2166136261u
-#define KEVENT_FNV_PRIME	16777619u
-
 /**
  * struct kevent_inode - the storage of the INODE kevents of one inode
  * @mark: our group's fsnotify mark on the inode
@@ -180,14 +176,15 @@ struct kevent_inode_watch {
 static struct fsnotify_group *kevent_inode_group __ro_after_init;
 static DEFINE_MUTEX(kevent_inode_mutex);
 
+/* FNV-1a, 32 bits: the name hash of ret_data[1] (uapi header, abi.md). */
 static u32 kevent_inode_hash(const struct qstr *name)
 {
-	u32 h = KEVENT_FNV_OFFSET;
+	u32 h = KEVENT_INODE_HASH_BASIS;
 	unsigned int i;
 
 	for (i = 0; i < name->len; i++) {
 		h ^= name->name[i];
-		h *= KEVENT_FNV_PRIME;
+		h *= KEVENT_INODE_HASH_PRIME;
 	}
 	return h;
 }

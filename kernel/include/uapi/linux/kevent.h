@@ -83,6 +83,13 @@
 #define KEVENT_INODE_ISDIR	0x10	/* the entry is a directory */
 #define KEVENT_INODE_MOVED	0x20	/* CREATE or REMOVE by a rename */
 #define KEVENT_INODE_OVERFLOW	0x40	/* records were lost: this one merges them, no name */
+/*
+ * The name hash: FNV-1a, 32 bits, over the name's bytes (no NUL):
+ * h = KEVENT_INODE_HASH_BASIS, then for each byte c:
+ * h ^= c, h *= KEVENT_INODE_HASH_PRIME.
+ */
+#define KEVENT_INODE_HASH_BASIS	2166136261U
+#define KEVENT_INODE_HASH_PRIME	16777619U
 
 /* KEVENT_SOCKET events. */
 #define KEVENT_SOCKET_RECV	0x1	/* data, or end of file, to read */
