@@ -126,6 +126,9 @@ static const struct kevent_callbacks *const kevent_types[KEVENT_MAX_TYPES] = {
 #ifdef CONFIG_KEVENT_SOCKET
 	[KEVENT_SOCKET]	= &kevent_socket_callbacks,
 #endif
+#ifdef CONFIG_KEVENT_INODE
+	[KEVENT_INODE]	= &kevent_inode_callbacks,
+#endif
 #ifdef CONFIG_KEVENT_TIMER
 	[KEVENT_TIMER]	= &kevent_timer_callbacks,
 #endif
@@ -713,6 +716,7 @@ static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
 {
 	bool oneshot = req_flags & KEVENT_REQ_ONESHOT;
 	bool level = k->cb->check && !(req_flags & KEVENT_REQ_ET);
+	bool more = false;
 
 	k->fired -= min(k->fired, fired);
 	k->event.ret_flags &= ~KEVENT_RET_COPY_FAILED;
@@ -728,9 +732,12 @@ static bool kevent_finish_locked(struct kevent *k, u32 fired, u32 req_flags)
 	 */
 	if (k->cb->delivered)
 		k->cb->delivered(k);
+	if (k->cb->more)
+		more = k->cb->more(k);
 	if (level)
 		k->flags |= KEVENT_F_RECHECK;
-	kevent_end_inflight(k, level, false, false);
+	/* More to deliver is as good as a new firing: requeue and wake. */
+	kevent_end_inflight(k, level || more, false, more);
 	return false;
 }
 

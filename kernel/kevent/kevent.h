@@ -112,6 +112,9 @@ struct kevent_storage {
  *	       for it and re-arm the source. Storage lock held, @k still
  *	       in flight (nobody can take it again before this returns).
  *	       Optional.
+ * @more: after @delivered: has @k more to deliver (a queue of records,
+ *	  storage_inode.c)? It is then requeued at the tail and its queue
+ *	  woken, as if it had fired. Storage lock held. Optional.
  * @show_fdinfo: append type state to the kevent's fdinfo line; called under
  *	the storage lock (must not sleep). Optional.
  */
@@ -125,6 +128,7 @@ struct kevent_callbacks {
 	u32 (*modify)(struct kevent *k);
 	void (*snapshot)(struct kevent *k, struct ukevent *uk);
 	void (*delivered)(struct kevent *k);
+	bool (*more)(struct kevent *k);
 	void (*show_fdinfo)(struct seq_file *m, struct kevent *k);
 };
 
@@ -412,5 +416,6 @@ extern const struct kevent_callbacks kevent_signal_callbacks;
 extern const struct kevent_callbacks kevent_posix_timer_callbacks;
 extern const struct kevent_callbacks kevent_socket_callbacks;
 extern const struct kevent_callbacks kevent_pipe_callbacks;
+extern const struct kevent_callbacks kevent_inode_callbacks;
 
 #endif /* _KEVENT_KEVENT_H */

@@ -168,6 +168,7 @@ struct kevent_test_ctx {
 	u32 check;
 	unsigned int delivered_calls;
 	bool delivered_inflight;
+	unsigned int more;
 };
 
 static struct kevent_test_ctx *kevent_test_cur;
@@ -213,6 +214,22 @@ static const struct kevent_callbacks kevent_test_accounting_callbacks = {
 	.dequeue	= kevent_test_dequeue,
 	.callback	= kevent_test_callback,
 	.delivered	= kevent_test_delivered,
+};
+
+/* A type with a queue of ctx->more records left (as INODE has). */
+static bool kevent_test_more(struct kevent *k)
+{
+	if (!kevent_test_cur->more)
+		return false;
+	kevent_test_cur->more--;
+	return true;
+}
+
+static const struct kevent_callbacks kevent_test_more_callbacks = {
+	.enqueue	= kevent_test_enqueue,
+	.dequeue	= kevent_test_dequeue,
+	.callback	= kevent_test_callback,
+	.more		= kevent_test_more,
 };
 
 static int kevent_ready_init(struct kunit *test)
@@ -540,6 +557,30 @@ static void kevent_ready_delivered_in_flight(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, ctx->delivered_inflight);
 }
 
+/*
+ * A type with more to deliver after a delivery (->more) is requeued and
+ * its queue woken, once per record, without a new firing; then it waits.
+ */
+static void kevent_ready_more(struct kunit *test)
+{
+	struct kevent_test_ctx *ctx = test->priv;
+	long marked;
+
+	add_type(test, 1, KEVENT_REQ_ET, &kevent_test_more_callbacks);
+	ctx->more = 2;
+	fire(test, 1);
+	marked = atomic_long_read(&ctx->q->stat.marked_ready);
+	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 1);
+	KUNIT_EXPECT_EQ(test, ready_num(test), 1);
+	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 1);
+	KUNIT_EXPECT_EQ(test, deliver(test, NULL), 1);
+	KUNIT_EXPECT_EQ(test, ready_num(test), 0);
+	KUNIT_EXPECT_EQ(test, deliver(test, NULL), -1);
+	/* requeued, not fired: the count of readyings is the source's */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&ctx->q->stat.marked_ready),
+			marked);
+}
+
 /* A removed kevent leaves the ready list and is never delivered. */
 static void kevent_ready_remove(struct kunit *test)
 {
@@ -579,6 +620,7 @@ static struct kunit_case kevent_ready_cases[] = {
 	KUNIT_CASE(kevent_ready_copy_failed),
 	KUNIT_CASE(kevent_ready_inflight),
 	KUNIT_CASE(kevent_ready_delivered_in_flight),
+	KUNIT_CASE(kevent_ready_more),
 	KUNIT_CASE(kevent_ready_remove),
 	KUNIT_CASE(kevent_ready_not_ready),
 	{}

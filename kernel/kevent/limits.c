@@ -33,11 +33,14 @@
 
 /*
  * Memory a registered kevent pins: itself plus its source's part, the
- * largest being a POLL kevent's (struct kevent_poll and a wait-queue entry
- * per wait queue of the file, two for most files). A POLL kevent no
- * longer pins the watched file itself (storage_poll.c).
+ * largest being an INODE kevent's alone on its inode (its 16 records in
+ * a 192-byte slab object, the inode's fsnotify mark and storage in a
+ * 128-byte one: 320 bytes); a POLL kevent
+ * pins struct kevent_poll and a wait-queue entry per wait queue of the
+ * file, two for most files (about 200). Neither pins the watched file or
+ * inode itself (storage_poll.c, storage_inode.c).
  */
-#define KEVENT_ITEM_COST	(sizeof(struct kevent) + 256)
+#define KEVENT_ITEM_COST	(sizeof(struct kevent) + 320)
 
 unsigned int kevent_max_ring_entries __read_mostly = 65536;
 static unsigned long kevent_max_user_kevents __read_mostly;

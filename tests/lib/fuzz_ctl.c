@@ -102,13 +102,17 @@ static struct epred predict_entry(struct mq *q, unsigned int cmd, const struct u
 			p.errs |= fd_sock_errs((int)e->id.raw[0]);
 		if (e->type == KEVENT_PIPE && !m_validate(e))
 			p.errs |= fd_pipe_errs((int)e->id.raw[0]);
+		if (e->type == KEVENT_INODE && !m_validate(e))
+			p.errs |= fd_inode_errs((int)e->id.raw[0]);
 		if (p.errs & B_UNKNOWN) {
 			p.errs &= ~B_UNKNOWN;
 			/* what a descriptor we did not open may answer, or success */
 			if (!(p.errs & ~(B_EPERM | B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT |
-					 B_EBADF))) {
+					 B_EBADF | B_EOPNOTSUPP))) {
 				p.may_ok = p.may_register = true;
-				p.may_complete = !(e->req_flags & KEVENT_REQ_ALWAYS_QUEUE);
+				/* an INODE kevent is never ready at ADD */
+				p.may_complete = e->type != KEVENT_INODE &&
+						 !(e->req_flags & KEVENT_REQ_ALWAYS_QUEUE);
 			}
 			return p;
 		}

@@ -37,7 +37,8 @@ enum {
 	B_EINTR = 1 << 4, B_ERANGE = 1 << 5, B_ENOENT = 1 << 6, B_EEXIST = 1 << 7,
 	B_EPERM = 1 << 8, B_ELOOP = 1 << 9, B_ENOSPC = 1 << 10, B_EMFILE = 1 << 11,
 	B_ENFILE = 1 << 12, B_ENOMEM = 1 << 13, B_ENOTSOCK = 1 << 14,
-	B_EAFNOSUPPORT = 1 << 15, B_EPROTONOSUPPORT = 1 << 16,
+	B_EAFNOSUPPORT = 1 << 15, B_EPROTONOSUPPORT = 1 << 16, B_EOPNOTSUPP = 1 << 17,
+	B_EACCES = 1 << 18,
 	B_UNKNOWN = 1 << 20,	/* not an errno: success is possible too */
 };
 
@@ -49,7 +50,7 @@ enum {
 #define ALLOW_INIT	(B_EINVAL | B_EFAULT | B_EMFILE | B_ENFILE | B_ENOMEM)
 #define ALLOW_CTL	(B_EBADF | B_EINVAL | B_E2BIG | B_EFAULT)
 #define ALLOW_ENTRY	(B_EINVAL | B_EEXIST | B_ENOENT | B_EBADF | B_ENOSPC | B_EPERM | B_ELOOP | \
-			 B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT)
+			 B_ENOTSOCK | B_EAFNOSUPPORT | B_EPROTONOSUPPORT | B_EOPNOTSUPP | B_EACCES)
 #define ALLOW_GET	(B_EBADF | B_EINVAL | B_E2BIG | B_EFAULT | B_EINTR)
 #define ALLOW_WAIT	(B_EBADF | B_EINVAL | B_EPERM | B_E2BIG | B_EFAULT | B_EINTR)
 #define ALLOW_COMMIT	(B_EBADF | B_EINVAL | B_EPERM | B_ERANGE)
@@ -160,6 +161,7 @@ unsigned int fd_queue_errs(const struct fdent *d);
 unsigned int fd_poll_errs(int fd);
 unsigned int fd_sock_errs(int fd);
 unsigned int fd_pipe_errs(int fd);
+unsigned int fd_inode_errs(int fd);
 
 struct mkev *m_find(struct mq *q, uint32_t type, uint64_t id);
 struct mkev *m_match(struct mq *q, const struct ukevent *e);

@@ -25,6 +25,8 @@ unsigned int ebit(int e)
 	case ENOTSOCK: return B_ENOTSOCK;
 	case EAFNOSUPPORT: return B_EAFNOSUPPORT;
 	case EPROTONOSUPPORT: return B_EPROTONOSUPPORT;
+	case EOPNOTSUPP: return B_EOPNOTSUPP;
+	case EACCES: return B_EACCES;
 	default: return 0;
 	}
 }
@@ -272,6 +274,33 @@ unsigned int fd_pipe_errs(int fd)
 	return fcntl(fd, F_GETFD) < 0 ? B_EBADF : B_UNKNOWN | B_EBADF;
 }
 
+/*
+ * Errors of a descriptor as a KEVENT_INODE target (0: a file of a real
+ * filesystem). The fuzzer runs as root: never EACCES.
+ */
+unsigned int fd_inode_errs(int fd)
+{
+	for (int i = 0; i < fzw.nfds; i++) {
+		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
+			continue;
+		switch (fzw.fds[i].kind) {
+		case F_OPATH:
+		case F_NEG:
+		case F_HUGE:
+			return B_EBADF;
+		case F_DEVNULL:
+		case F_FILE:
+		case F_DIR:
+			return 0;
+		default:
+			/* queues, pipes, eventfds, sockets: pseudo filesystems */
+			return B_EOPNOTSUPP;
+		}
+	}
+	/* not a descriptor of ours (stdio, ...): a device node, or not */
+	return fcntl(fd, F_GETFD) < 0 ? B_EBADF : B_UNKNOWN | B_EOPNOTSUPP;
+}
+
 /* ---- the model ------------------------------------------------------------ */
 
 struct mkev *m_find(struct mq *q, uint32_t type, uint64_t id)
@@ -343,6 +372,11 @@ unsigned int m_validate(const struct ukevent *e)
 		break;
 	case KEVENT_PIPE:
 		if (!e->event || (e->event & ~(uint32_t)(KEVENT_PIPE_RECV | KEVENT_PIPE_SEND)))
+			err |= B_EINVAL;
+		break;
+	case KEVENT_INODE:
+		if (!e->event || (e->event & ~(uint32_t)(KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE |
+							  KEVENT_INODE_MODIFY)))
 			err |= B_EINVAL;
 		break;
 	case KEVENT_POLL:
@@ -484,7 +518,11 @@ void m_delivered(struct mq *q, const struct ukevent *e, const char *how)
 	if (!(e->ret_flags & KEVENT_RET_DONE) ||
 	    (e->ret_flags & ~(uint32_t)(KEVENT_RET_DONE | KEVENT_RET_COPY_FAILED)))
 		FZF("%s: ret_flags %#x", how, e->ret_flags);
-	if (!k->fuzzy && e->req_flags != k->flags)
+	/* an INODE kevent's last event (GONE) ends it: ONESHOT is added */
+	if (k->type == KEVENT_INODE && (e->ret_data[0] & KEVENT_INODE_GONE) &&
+	    e->req_flags == (k->flags | KEVENT_REQ_ONESHOT))
+		;
+	else if (!k->fuzzy && e->req_flags != k->flags)
 		FZF("%s: delivered req_flags %#x, registered %#x", how, e->req_flags, k->flags);
 	switch (k->type) {
 	case KEVENT_USER:
@@ -507,8 +545,9 @@ void m_delivered(struct mq *q, const struct ukevent *e, const char *how)
 	case KEVENT_POLL:
 	case KEVENT_SOCKET:
 	case KEVENT_PIPE:
+	case KEVENT_INODE:
 		if (!e->ret_data[0])
-			FZF("%s: POLL/SOCKET/PIPE id %#llx (event %#x flags %#x) delivered with an empty mask (ret_flags %#x, ret_data[1] %u)",
+			FZF("%s: POLL/SOCKET/PIPE/INODE id %#llx (event %#x flags %#x) delivered with an empty mask (ret_flags %#x, ret_data[1] %u)",
 			    how, (unsigned long long)k->id, e->event, e->req_flags, e->ret_flags,
 			    e->ret_data[1]);
 		break;

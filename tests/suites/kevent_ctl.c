@@ -284,7 +284,7 @@ TEST(add_bad_type)
 	struct ukevent uk = ukevent_user(1, 0);
 	static const __u32 bad[] = {
 		KEVENT_MAX_TYPES, 11, 1000, 0xffffffffu,
-		KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO,
+		KEVENT_NAIO, KEVENT_AIO,
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

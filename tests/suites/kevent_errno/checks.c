@@ -252,7 +252,6 @@ static void row_C9(struct env *e)
 
 static void row_E1(struct env *e)
 {
-	ENTRY(0, e->fd, KEVENT_CTL_ADD, of_type(KEVENT_INODE));
 	for (__u32 t = KEVENT_NAIO; t <= KEVENT_AIO; t++)
 		ENTRY(0, e->fd, KEVENT_CTL_ADD, of_type(t));
 	ENTRY(0, e->fd, KEVENT_CTL_ADD, of_type(KEVENT_MAX_TYPES));

@@ -35,7 +35,7 @@
 
 /* Event types (struct ukevent.type). Values are the original series'. */
 #define KEVENT_SOCKET		0	/* TCP and UNIX sockets */
-#define KEVENT_INODE		1	/* reserved, not implemented */
+#define KEVENT_INODE		1	/* entries of a directory, a file's data */
 #define KEVENT_TIMER		2
 #define KEVENT_POLL		3
 #define KEVENT_NAIO		4	/* reserved, not implemented */
@@ -67,6 +67,29 @@
 
 /* KEVENT_TIMER events. */
 #define KEVENT_TIMER_FIRED	0x1
+
+/*
+ * KEVENT_INODE events; id.raw[0] is a descriptor of the watched directory or
+ * file at ADD.  CREATE and REMOVE are the original series' values; MODIFY is
+ * an addition of this implementation.  Each delivery reports one record:
+ * ret_data[0] one event with its flags, ret_data[1] the FNV-1a hash of the
+ * entry's name (0 when the event has no name), see docs/abi.md.
+ */
+#define KEVENT_INODE_CREATE	0x1	/* an entry appeared: create, mkdir, link, rename in */
+#define KEVENT_INODE_REMOVE	0x2	/* an entry went: unlink, rmdir, rename out */
+#define KEVENT_INODE_MODIFY	0x4	/* data written: the file, or an entry of the directory */
+/* Reported only, never asked for: */
+#define KEVENT_INODE_GONE	0x8	/* the watched inode is gone: last event, kevent removed */
+#define KEVENT_INODE_ISDIR	0x10	/* the entry is a directory */
+#define KEVENT_INODE_MOVED	0x20	/* CREATE or REMOVE by a rename */
+#define KEVENT_INODE_OVERFLOW	0x40	/* records were lost: this one merges them, no name */
+/*
+ * The name hash: FNV-1a, 32 bits, over the name's bytes (no NUL):
+ * h = KEVENT_INODE_HASH_BASIS, then for each byte c:
+ * h ^= c, h *= KEVENT_INODE_HASH_PRIME.
+ */
+#define KEVENT_INODE_HASH_BASIS	2166136261U
+#define KEVENT_INODE_HASH_PRIME	16777619U
 
 /* KEVENT_SOCKET events. */
 #define KEVENT_SOCKET_RECV	0x1	/* data, or end of file, to read */
@@ -109,10 +132,10 @@
 
 /**
  * struct kevent_id - what the event is about
- * @raw: type specific: the fd for KEVENT_POLL, KEVENT_SOCKET and KEVENT_PIPE,
- *	 seconds and nanoseconds of the period for KEVENT_TIMER, the signal
- *	 number for KEVENT_SIGNAL, the timer id for KEVENT_POSIX_TIMER,
- *	 anything for KEVENT_USER.
+ * @raw: type specific: the fd for KEVENT_POLL, KEVENT_SOCKET, KEVENT_PIPE
+ *	 and KEVENT_INODE, seconds and nanoseconds of the period for
+ *	 KEVENT_TIMER, the signal number for KEVENT_SIGNAL, the timer id for
+ *	 KEVENT_POSIX_TIMER, anything for KEVENT_USER.
  * @raw_u64: the same eight bytes as one number (forces 8-byte alignment).
  */
 struct kevent_id {
