@@ -306,6 +306,41 @@ int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms)
 	return -1;
 }
 
+static void *kt_drain_fn(void *arg)
+{
+	struct kt_drainers *d = arg;
+	struct __kernel_timespec ts = kevent_ts_ms(5);
+	struct ukevent buf[64];
+
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+		int r = kevent_get_events(d->q, 1, 64, &ts, buf, 0);
+
+		if (r > 0)
+			__atomic_fetch_add(&d->got, r, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+void kt_drainers_start(struct kt_drainers *d, int q, int n)
+{
+	memset(d, 0, sizeof(*d));
+	d->q = q;
+	d->n = n;
+	KT_ASSERT(n > 0 && n <= KT_DRAINERS_MAX);
+	for (int i = 0; i < n; i++)
+		KT_ASSERT(pthread_create(&d->th[i], NULL, kt_drain_fn, d) == 0);
+}
+
+bool kt_drainers_stop(struct kt_drainers *d)
+{
+	bool ok = true;
+
+	__atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < d->n; i++)
+		ok &= kt_join(d->th[i], NULL, KT_SOON_MS);
+	return ok;
+}
+
 long long kt_sysctl_read(const char *path)
 {
 	char buf[64];

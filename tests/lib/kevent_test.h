@@ -200,6 +200,24 @@ bool kt_waiter_join(struct kt_waiter *w, long timeout_ms);
 /* The first of n waiters whose call returned within timeout_ms, or -1. */
 int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms);
 
+/*
+ * Drainers: threads that dequeue a queue's events (get_events, 5 ms
+ * timeout) until stopped, counting them; the other side of a test that
+ * closes sources while their kevents are delivered.
+ */
+#define KT_DRAINERS_MAX 4
+struct kt_drainers {
+	int q, n;
+	int stop;	/* atomic */
+	long got;	/* atomic: events dequeued */
+	pthread_t th[KT_DRAINERS_MAX];
+};
+
+/* Start n (<= KT_DRAINERS_MAX) drainers of queue q (the test ends if not). */
+void kt_drainers_start(struct kt_drainers *d, int q, int n);
+/* Stop and join them; false if one is still there after KT_SOON_MS. */
+bool kt_drainers_stop(struct kt_drainers *d);
+
 /* ---- system ---------------------------------------------------------- */
 
 /* Read an integer sysctl (or any /proc file holding one); -1 on failure. */

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "kevent_test.h"
 
 #define CREATE		KEVENT_INODE_CREATE
 #define REMOVE		KEVENT_INODE_REMOVE

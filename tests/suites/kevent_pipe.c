@@ -965,27 +965,6 @@ TEST(process_exit)
  * Pipes closed while threads dequeue their kevents and a writer feeds
  * them: for the debug kernel (KASAN, lockdep) more than for the counts.
  */
-struct drainer {
-	int q;
-	atomic_bool stop;
-	atomic_long got;
-};
-
-static void *drain_fn(void *arg)
-{
-	struct drainer *d = arg;
-	struct __kernel_timespec ts = kevent_ts_ms(5);
-	struct ukevent buf[64];
-
-	while (!atomic_load(&d->stop)) {
-		int r = kevent_get_events(d->q, 1, 64, &ts, buf, 0);
-
-		if (r > 0)
-			atomic_fetch_add(&d->got, r);
-	}
-	return NULL;
-}
-
 /* ADD with id.raw[1] = gen: a pipe's fd number is reused by the next. */
 static void add_gen(int q, int fd, __u32 gen, __u32 events, __u32 flags)
 {
@@ -1000,20 +979,19 @@ TEST(close_race)
 {
 	static const __u32 flags[] = { 0, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT,
 				       KEVENT_REQ_WAKEUP_ONE, KEVENT_REQ_LAST_CHECK };
-	struct drainer d = { .q = kt_queue() };
-	pthread_t th[2];
+	struct kt_drainers d;
+	int q = kt_queue();
 	int i;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < 2; i++)
-		KT_ASSERT(pthread_create(&th[i], NULL, drain_fn, &d) == 0);
+	kt_drainers_start(&d, q, 2);
 	for (i = 0; i < 300; i++) {
 		__u32 f = flags[i % 5];
 		int p[2];
 
 		KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
-		add_gen(d.q, p[0], (__u32)i, RECV, f);
-		add_gen(d.q, p[1], (__u32)i, SEND | RECV, f | KEVENT_REQ_ALWAYS_QUEUE);
+		add_gen(q, p[0], (__u32)i, RECV, f);
+		add_gen(q, p[1], (__u32)i, SEND | RECV, f | KEVENT_REQ_ALWAYS_QUEUE);
 		if (write(p[1], "r", 1) < 0)
 			KT_ASSERT(errno == EAGAIN);
 		close(p[i % 2]);
@@ -1021,9 +999,7 @@ TEST(close_race)
 			KT_ASSERT(errno == EPIPE || errno == EBADF);
 		close(p[!(i % 2)]);
 	}
-	atomic_store(&d.stop, true);
-	for (i = 0; i < 2; i++)
-		KT_EXPECT(kt_join(th[i], NULL, KT_SOON_MS));
-	KT_EXPECT_EQ(kevent_fdinfo(d.q, KFD_REGISTERED), 0);
-	kt_log("%ld events dequeued while their pipes closed", atomic_load(&d.got));
+	KT_EXPECT(kt_drainers_stop(&d));
+	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
+	kt_log("%ld events dequeued while their pipes closed", d.got);
 }

@@ -650,27 +650,6 @@ TEST(close_churn)
  * loopback delivers to them (softirq notifications racing the release):
  * for the debug kernel (KASAN, lockdep) more than for the counts.
  */
-struct drainer {
-	int q;
-	atomic_bool stop;
-	atomic_long got;
-};
-
-static void *drain_fn(void *arg)
-{
-	struct drainer *d = arg;
-	struct __kernel_timespec ts = kevent_ts_ms(5);
-	struct ukevent buf[64];
-
-	while (!atomic_load(&d->stop)) {
-		int r = kevent_get_events(d->q, 1, 64, &ts, buf, 0);
-
-		if (r > 0)
-			atomic_fetch_add(&d->got, r);
-	}
-	return NULL;
-}
-
 /*
  * ADD with id.raw[1] = gen: the key is the fd number, and a socket closed
  * here may be released a little later by a drainer whose dequeue check
@@ -690,23 +669,22 @@ TEST(close_race)
 {
 	static const __u32 flags[] = { 0, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT,
 				       KEVENT_REQ_WAKEUP_ONE, KEVENT_REQ_LAST_CHECK };
-	struct drainer d = { .q = kt_queue() };
+	struct kt_drainers d;
+	int q = kt_queue();
 	struct sockaddr_in sa;
-	pthread_t th[2];
 	int ls, i;
 
 	ls = kt_tcp_listener(&sa, 256);
-	kt_add_socket(d.q, ls, ACCEPT, 0, 0xa);
-	for (i = 0; i < 2; i++)
-		KT_ASSERT(pthread_create(&th[i], NULL, drain_fn, &d) == 0);
+	kt_add_socket(q, ls, ACCEPT, 0, 0xa);
+	kt_drainers_start(&d, q, 2);
 	for (i = 0; i < 300; i++) {
 		__u32 f = flags[i % 5];
 		int s[2], cs, as;
 
 		KT_ASSERT_OK(socketpair(AF_UNIX, (i & 1 ? SOCK_DGRAM : SOCK_STREAM) |
 					SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s));
-		add_gen(d.q, s[0], (__u32)i, RECV, f);
-		add_gen(d.q, s[1], (__u32)i, SEND | RECV, f | KEVENT_REQ_ALWAYS_QUEUE);
+		add_gen(q, s[0], (__u32)i, RECV, f);
+		add_gen(q, s[1], (__u32)i, SEND | RECV, f | KEVENT_REQ_ALWAYS_QUEUE);
 		send(s[1], "r", 1, MSG_NOSIGNAL);
 		close(s[i % 2]);
 		send(s[!(i % 2)], "r", 1, MSG_NOSIGNAL);
@@ -720,18 +698,16 @@ TEST(close_race)
 			close(cs);
 			continue;
 		}
-		add_gen(d.q, as, 0x1000 + (__u32)i, RECV, f);
-		add_gen(d.q, cs, 0x1000 + (__u32)i, RECV | SEND, KEVENT_REQ_ALWAYS_QUEUE);
+		add_gen(q, as, 0x1000 + (__u32)i, RECV, f);
+		add_gen(q, cs, 0x1000 + (__u32)i, RECV | SEND, KEVENT_REQ_ALWAYS_QUEUE);
 		send(cs, "x", 1, MSG_NOSIGNAL);
 		close(i % 20 ? as : cs);
 		send(i % 20 ? cs : as, "y", 1, MSG_NOSIGNAL);
 		close(i % 20 ? cs : as);
 	}
-	atomic_store(&d.stop, true);
-	for (i = 0; i < 2; i++)
-		KT_EXPECT(kt_join(th[i], NULL, KT_SOON_MS));
+	KT_EXPECT(kt_drainers_stop(&d));
 	close(ls);
 	/* the drainers have exited: every release they held has run */
-	KT_EXPECT_EQ(kevent_fdinfo(d.q, KFD_REGISTERED), 0);
-	kt_log("%ld events dequeued while their sockets closed", atomic_load(&d.got));
+	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
+	kt_log("%ld events dequeued while their sockets closed", d.got);
 }
