@@ -31,6 +31,12 @@
  *   - queue->ring_mutex is taken in fdinfo only to read the ring indexes,
  *     before and apart from queue->mutex (the documented order is
  *     ring_mutex, then mutex).
+ *   - fdinfo only *tries* queue->mutex (kevent_fdinfo_trylock()): it runs
+ *     under the seq_file's mutex, which splice() into a pipe takes under
+ *     that pipe's mutex, while a PIPE ADD holds queue->mutex and takes the
+ *     pipe's mutex (storage_pipe.c). Waiting here would close the circle
+ *     pipe->mutex > seq_file > queue->mutex > pipe->mutex (sendfile() of
+ *     a queue's fdinfo into a pipe it watches, beside an ADD on it).
  *
  *
  * Field protection
@@ -38,7 +44,7 @@
  *
  * struct kevent_queue:
  *   mutex                - self
- *   tree, kevent_num     - mutex
+ *   tree, kevent_num     - mutex (fdinfo reads kevent_num with READ_ONCE)
  *   ready_lock           - self (IRQ-safe)
  *   ready_list           - ready_lock
  *   ready_num            - ready_lock for writes, READ_ONCE for waiters
@@ -53,8 +59,10 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/init.h>
+#include <linux/jiffies.h>
 #include <linux/miscdevice.h>
 #include <linux/poll.h>
 #include <linux/rbtree.h>
@@ -257,7 +265,7 @@ int kevent_queue_link(struct kevent_queue *q, struct kevent *k)
 		return -ENOSPC;
 	rb_link_node(&k->node, parent, p);
 	rb_insert_color(&k->node, &q->tree);
-	q->kevent_num++;
+	WRITE_ONCE(q->kevent_num, q->kevent_num + 1);
 	return 0;
 }
 
@@ -268,7 +276,7 @@ static void kevent_unlink(struct kevent_queue *q, struct kevent *k,
 	lockdep_assert_held(&q->mutex);
 	rb_erase(&k->node, &q->tree);
 	RB_CLEAR_NODE(&k->node);
-	q->kevent_num--;
+	WRITE_ONCE(q->kevent_num, q->kevent_num - 1);
 	if (enqueued)
 		k->cb->dequeue(k);
 	kevent_account_uncharge(q->account);
@@ -530,6 +538,23 @@ static const char *kevent_state_name(unsigned int flags)
 }
 
 /*
+ * queue->mutex for the fdinfo walk, without waiting for it (see Locking):
+ * tried for up to a second, sleeping between tries, which only an ADD,
+ * MODIFY or REMOVE of this queue that long (or the circle above) exhausts.
+ */
+static bool kevent_fdinfo_trylock(struct kevent_queue *q)
+{
+	unsigned long deadline = jiffies + HZ;
+
+	while (!mutex_trylock(&q->mutex)) {
+		if (time_after(jiffies, deadline))
+			return false;
+		usleep_range(50, 200);
+	}
+	return true;
+}
+
+/*
  * /proc/<pid>/fdinfo/<fd>: "key:\tvalue" lines (documented in docs/abi.md,
  * parsed by the tests), then one "kevent:" line per registered kevent.
  */
@@ -538,14 +563,15 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	struct kevent_queue *q = file->private_data;
 	struct kevent_ring_state rs;
 	struct rb_node *n;
+	bool locked;
 
 	/* ring_mutex is outside mutex (ring.c): take it first, alone. */
 	mutex_lock(&q->ring_mutex);
 	rs = q->rs;
 	mutex_unlock(&q->ring_mutex);
 
-	mutex_lock(&q->mutex);
-	seq_printf(m, "registered:\t%u\n", q->kevent_num);
+	locked = kevent_fdinfo_trylock(q);
+	seq_printf(m, "registered:\t%u\n", READ_ONCE(q->kevent_num));
 	seq_printf(m, "ready:\t%u\n", READ_ONCE(q->ready_num));
 	seq_printf(m, "added:\t%ld\n", atomic_long_read(&q->stat.added));
 	seq_printf(m, "removed:\t%ld\n", atomic_long_read(&q->stat.removed));
@@ -565,6 +591,10 @@ static void kevent_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "ring_uidx:\t%u\n", rs.uidx);
 	seq_printf(m, "ring_over:\t%u\n", rs.kover);
 	seq_printf(m, "ring_free:\t%u\n", READ_ONCE(q->ring_free));
+	if (!locked) {
+		seq_puts(m, "busy:\t1\n");
+		return;
+	}
 
 	for (n = rb_first(&q->tree); n; n = rb_next(n)) {
 		struct kevent *k = rb_entry(n, struct kevent, node);

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -1002,4 +1003,61 @@ TEST(close_race)
 	KT_EXPECT(kt_drainers_stop(&d));
 	KT_EXPECT_EQ(kevent_fdinfo(q, KFD_REGISTERED), 0);
 	kt_log("%ld events dequeued while their pipes closed", d.got);
+}
+
+/*
+ * The queue's fdinfo spliced into a pipe the queue watches, beside ADDs
+ * and REMOVEs of that pipe's kevent: sendfile() holds the pipe's mutex
+ * while fdinfo runs, and an ADD holds the queue's mutex while it takes
+ * the pipe's. fdinfo must not wait for the queue's mutex (queue.c,
+ * Locking): the debug kernel's lockdep names the circle if it does, and
+ * the two threads can deadlock.
+ */
+struct fdinfo_pump {
+	int fdinfo, pw, pr;
+	atomic_int stop;
+	atomic_long rounds;
+};
+
+static void *fdinfo_pump_fn(void *arg)
+{
+	struct fdinfo_pump *f = arg;
+	char buf[4096];
+
+	while (!atomic_load(&f->stop)) {
+		off_t off = 0;
+
+		if (sendfile(f->pw, f->fdinfo, &off, sizeof(buf)) > 0)
+			while (read(f->pr, buf, sizeof(buf)) > 0)
+				;
+		atomic_fetch_add(&f->rounds, 1);
+	}
+	return NULL;
+}
+
+TEST(fdinfo_spliced_beside_add)
+{
+	struct fdinfo_pump f = { .stop = 0 };
+	int q = kt_queue(), p[2];
+	char path[64];
+	pthread_t th;
+
+	KT_ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", q);
+	f.fdinfo = open(path, O_RDONLY | O_CLOEXEC);
+	KT_ASSERT(f.fdinfo >= 0);
+	f.pw = p[1];
+	f.pr = p[0];
+	KT_ASSERT(pthread_create(&th, NULL, fdinfo_pump_fn, &f) == 0);
+	for (int i = 0; i < 1000; i++) {
+		struct ukevent uk = ukevent_pipe(p[0], RECV, KEVENT_REQ_ALWAYS_QUEUE);
+
+		kt_ctl1_must(q, KEVENT_CTL_ADD, &uk, 0, "ADD pipe");
+		KT_ASSERT_EQ(kt_ctl1(q, KEVENT_CTL_REMOVE, &uk), 1);
+	}
+	atomic_store(&f.stop, 1);
+	KT_EXPECT(kt_join(th, NULL, KT_SOON_MS));
+	KT_EXPECT(atomic_load(&f.rounds) > 0);
+	kt_log("%ld fdinfo reads spliced into the watched pipe", atomic_load(&f.rounds));
+	close(f.fdinfo);
 }
