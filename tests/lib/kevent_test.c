@@ -306,6 +306,15 @@ int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms)
 	return -1;
 }
 
+void kt_release_waiters_at(const char *file, int line, int q, struct kt_waiter *w, int n)
+{
+	if (kevent_ctl(q, KEVENT_CTL_READY, 0, NULL) != 0)
+		kt_fail_at(file, line, "READY 0: %s", strerror(errno));
+	for (int i = 0; i < n; i++)
+		if (!kt_waiter_join(&w[i], KT_SOON_MS))
+			kt_fail_at(file, line, "waiter %d did not leave after READY 0", i);
+}
+
 static void *kt_drain_fn(void *arg)
 {
 	struct kt_drainers *d = arg;

@@ -199,6 +199,13 @@ bool kt_waiter_done(const struct kt_waiter *w);
 bool kt_waiter_join(struct kt_waiter *w, long timeout_ms);
 /* The first of n waiters whose call returned within timeout_ms, or -1. */
 int kt_waiter_first_done(const struct kt_waiter *w, int n, long timeout_ms);
+/*
+ * KEVENT_CTL_READY with num 0 on q, so that its waiters return, then join
+ * w[0..n-1]; a failed READY, or a waiter still there after KT_SOON_MS,
+ * fails the test at the caller's line.
+ */
+#define kt_release_waiters(q, w, n) kt_release_waiters_at(__FILE__, __LINE__, (q), (w), (n))
+void kt_release_waiters_at(const char *file, int line, int q, struct kt_waiter *w, int n);
 
 /*
  * Drainers: threads that dequeue a queue's events (get_events, 5 ms
