@@ -213,13 +213,22 @@ unsigned int fd_queue_errs(const struct fdent *d)
 	}
 }
 
+/* The open descriptor fd of the fuzzer's table, or NULL (not one of ours). */
+static const struct fdent *fd_ours(int fd)
+{
+	for (int i = 0; i < fzw.nfds; i++)
+		if (fzw.fds[i].fd == fd && fzw.fds[i].kind != F_CLOSED)
+			return &fzw.fds[i];
+	return NULL;
+}
+
 /* Errors of a descriptor as a KEVENT_POLL target (0: pollable). */
 unsigned int fd_poll_errs(int fd)
 {
-	for (int i = 0; i < fzw.nfds; i++) {
-		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
-			continue;
-		switch (fzw.fds[i].kind) {
+	const struct fdent *e = fd_ours(fd);
+
+	if (e) {
+		switch (e->kind) {
 		case F_QUEUE:
 			return B_ELOOP;
 		case F_OPATH:
@@ -241,10 +250,10 @@ unsigned int fd_poll_errs(int fd)
 /* Errors of a descriptor as a KEVENT_SOCKET target (0: a UNIX socket). */
 unsigned int fd_sock_errs(int fd)
 {
-	for (int i = 0; i < fzw.nfds; i++) {
-		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
-			continue;
-		switch (fzw.fds[i].kind) {
+	const struct fdent *e = fd_ours(fd);
+
+	if (e) {
+		switch (e->kind) {
 		case F_OPATH:
 		case F_NEG:
 		case F_HUGE:
@@ -265,10 +274,10 @@ unsigned int fd_sock_errs(int fd)
 /* Errors of a descriptor as a KEVENT_PIPE target (0: an end of our pipe). */
 unsigned int fd_pipe_errs(int fd)
 {
-	for (int i = 0; i < fzw.nfds; i++) {
-		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
-			continue;
-		return fzw.fds[i].kind == F_PIPE_R || fzw.fds[i].kind == F_PIPE_W ? 0 : B_EBADF;
+	const struct fdent *e = fd_ours(fd);
+
+	if (e) {
+		return e->kind == F_PIPE_R || e->kind == F_PIPE_W ? 0 : B_EBADF;
 	}
 	/* not a descriptor of ours (stdio may be a pipe): EBADF, or a pipe */
 	return fcntl(fd, F_GETFD) < 0 ? B_EBADF : B_UNKNOWN | B_EBADF;
@@ -280,10 +289,10 @@ unsigned int fd_pipe_errs(int fd)
  */
 unsigned int fd_inode_errs(int fd)
 {
-	for (int i = 0; i < fzw.nfds; i++) {
-		if (fzw.fds[i].fd != fd || fzw.fds[i].kind == F_CLOSED)
-			continue;
-		switch (fzw.fds[i].kind) {
+	const struct fdent *e = fd_ours(fd);
+
+	if (e) {
+		switch (e->kind) {
 		case F_OPATH:
 		case F_NEG:
 		case F_HUGE:
