@@ -80,6 +80,23 @@ if [ "${HOST:-1}" != 0 ]; then
 	stage host "checking run-vm.sh (${accel^^})"
 	"$scripts/host-tests.sh" >"$host_ktap" || true
 fi
+# run_tool_checks NAME KTAP: scripts/NAME-tests.sh, its transcripts in
+# $results/NAME-<variant> and then published to build/results/; its KTAP
+# into KTAP ("not ok host_NAME.ran" if the script printed none).
+run_tool_checks() {
+	local name=$1 ktap=$2 dir=$1-$KLAB_VARIANT
+	"$scripts/$name-tests.sh" "$results/$dir" |
+		sed "s|$results/$name-|$published/$name-|g" >"$ktap" || true
+	if ! grep -q '^KTAP version 1' "$ktap"; then
+		printf 'KTAP version 1\n1..1\n# scripts/%s-tests.sh printed no results\nnot ok 1 host_%s.ran\n' \
+			"$name" "$name" >"$ktap"
+	fi
+	if [ -d "$results/$dir" ]; then
+		rm -rf "${published:?}/$dir"
+		mv "$results/$dir" "$published/"
+	fi
+}
+
 : >"$gdb_ktap"
 if [ "${HOST:-1}" != 0 ] && [ "$KLAB_VARIANT" = debug ]; then
 	# kernel/configs/debug.config builds without DWARF: GDB is the lab
@@ -89,15 +106,7 @@ elif [ "${HOST:-1}" != 0 ]; then
 	# GDB walkthroughs in gdb -batch against guests under the gdb stub;
 	# their transcripts go to build/results/gdb-<variant>/.
 	stage gdb "GDB walkthroughs (transcripts: $published/gdb-$KLAB_VARIANT/)"
-	"$scripts/gdb-tests.sh" "$results/gdb-$KLAB_VARIANT" |
-		sed "s|$results/gdb-|$published/gdb-|g" >"$gdb_ktap" || true
-	if ! grep -q '^KTAP version 1' "$gdb_ktap"; then
-		printf 'KTAP version 1\n1..1\n# scripts/gdb-tests.sh printed no results\nnot ok 1 host_gdb.ran\n' >"$gdb_ktap"
-	fi
-	if [ -d "$results/gdb-$KLAB_VARIANT" ]; then
-		rm -rf "$published/gdb-$KLAB_VARIANT"
-		mv "$results/gdb-$KLAB_VARIANT" "$published/"
-	fi
+	run_tool_checks gdb "$gdb_ktap"
 fi
 
 : >"$drgn_ktap"
@@ -107,15 +116,7 @@ if [ "${HOST:-1}" != 0 ] && { [ "$KLAB_VARIANT" != lab ] || [ "$KLAB_ROOTFS" != 
 	printf 'KTAP version 1\n1..1\nok 1 host_drgn.dumps # SKIP make drgn is checked on the lab kernel with the busybox guest\n' >"$drgn_ktap"
 elif [ "${HOST:-1}" != 0 ]; then
 	stage drgn "memory dumps with drgn (transcripts: $published/drgn-$KLAB_VARIANT/)"
-	"$scripts/drgn-tests.sh" "$results/drgn-$KLAB_VARIANT" |
-		sed "s|$results/drgn-|$published/drgn-|g" >"$drgn_ktap" || true
-	if ! grep -q '^KTAP version 1' "$drgn_ktap"; then
-		printf 'KTAP version 1\n1..1\n# scripts/drgn-tests.sh printed no results\nnot ok 1 host_drgn.ran\n' >"$drgn_ktap"
-	fi
-	if [ -d "$results/drgn-$KLAB_VARIANT" ]; then
-		rm -rf "$published/drgn-$KLAB_VARIANT"
-		mv "$results/drgn-$KLAB_VARIANT" "$published/"
-	fi
+	run_tool_checks drgn "$drgn_ktap"
 fi
 
 # Debug kernels are several times slower: give them more time.
