@@ -1728,16 +1728,25 @@ static long long timers_last_armed(const struct timer_set *s)
  * The consumer: block until expiries, count them, until end; then drain
  * (an end in the past only drains). Checks the counts against the clock
  * into c; returns the expiries counted, *calls the wait calls made.
+ *
+ * The drain ends when a call finds nothing ready, or when every timer has
+ * been counted since it started: a count taken after d_start covers every
+ * expiry up to d_start, which is all timer_check() asks. Timers that expire
+ * faster than one pass reads them are never all quiet at once, and a drain
+ * that waited for that would not end.
  */
 static unsigned long long timers_consume(struct timer_set *s, long long end, struct check *c,
 					 unsigned long long *calls)
 {
 	struct epoll_event ev[MAX_BATCH];
 	unsigned long long expiries = 0, empties = 0;
+	unsigned char *drained = calloc(s->n, 1);
+	unsigned int i, n_drained = 0;
 	long long d_start = 0;
-	unsigned int i;
 	int n, j;
 
+	if (!drained)
+		die("calloc");
 	for (;;) {
 		long long left = end - now_ns();
 		int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
@@ -1750,12 +1759,17 @@ static unsigned long long timers_consume(struct timer_set *s, long long end, str
 			if (n < 0)
 				die("epoll_wait");
 			for (j = 0; j < n; j++) {
+				unsigned int t = ev[j].data.u32;
 				uint64_t v;
 
-				if (read(s->tfd[ev[j].data.u32], &v, sizeof(v)) == sizeof(v))
-					s->count[ev[j].data.u32] += v;
+				if (read(s->tfd[t], &v, sizeof(v)) == sizeof(v))
+					s->count[t] += v;
 				else
 					empties++;
+				if (d_start && !drained[t]) {
+					drained[t] = 1;
+					n_drained++;
+				}
 			}
 		} else {
 			struct __kernel_timespec ts = kevent_ts_ms(ms);
@@ -1764,10 +1778,19 @@ static unsigned long long timers_consume(struct timer_set *s, long long end, str
 			if (n < 0)
 				die("kevent_get_events");
 			timer_expiries(s->uk, n, s->n, s->count, &empties);
+			for (j = 0; j < n; j++) {
+				__u64 t = s->uk[j].user_u64;
+
+				if (d_start && t < s->n && !drained[t]) {
+					drained[t] = 1;
+					n_drained++;
+				}
+			}
 		}
-		if (!ms && n == 0)
+		if (!ms && (n == 0 || n_drained == s->n))
 			break;	/* the end, and drained */
 	}
+	free(drained);
 	timer_check(c, s->n, s->base, s->count, s->t_lo, s->t_hi, d_start, now_ns());
 	c->empty += empties;
 	for (i = 0; i < s->n; i++)
