@@ -115,7 +115,7 @@ test-all: ## make test on every backend, rootfs and variant (lab, debug, uml, de
 check: deps ## checkpatch --strict, W=1 and sparse on kernel/, shellcheck, the fast host checks, docs/drgn.md against the last dumps
 	@$(S)/kernel.sh check
 	@shellcheck -x $(S)/*.sh .ci/run lab/*/check.sh
-	@shellcheck -s sh rootfs/bin/klab-libevent rootfs/bin/klab-trace tests/suites/*.sh
+	@shellcheck -s sh rootfs/bin/* rootfs/init rootfs/debian/klab-init tests/suites/*.sh
 	@shellcheck -s sh lab/*/trace.sh
 	@{ $(S)/host-checks.sh; $(S)/drgn-tests.sh --recheck; } | awk -f $(S)/ktap-summary.awk
 

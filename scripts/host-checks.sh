@@ -194,6 +194,11 @@ expect gdb_port_file_not_written 0 -- bash -c \
 expect log_interactive 0 ' -chardev stdio,mux=on,id=con,signal=off,logfile=/tmp/x\.log ' -- \
 	dry --log /tmp/x.log
 expect console_pty 0 ' -chardev pty,id=con -serial chardev:con -monitor none$' -- dry --console pty
+# --out: the runner's output on a line of its own (ttyS1), named to the guest.
+expect out_is_the_second_serial_port 0 \
+	' -serial chardev:con -monitor none .*-chardev file,id=out,path=/tmp/x\.out -serial chardev:out$' \
+	"klab_exec=$(re "$(b64 true)") klab_out=/dev/ttyS1'" -- dry --exec true --out /tmp/x.out
+expect out_without_exec_exits_2 2 '--out is the output of --exec' -- dry --out /tmp/x.out
 expect debug_variant_under_tcg 0 " -kernel $(re "$KLAB_BUILD/obj-debug/arch/x86/boot/bzImage") " \
 	'watchdog_thresh=60' -- env DEBUG=1 "$run_vm" --dry-run --accel tcg
 expect help_shows_dry_run 0 '--dry-run' -- "$run_vm" --help
@@ -222,6 +227,8 @@ expect uml_runs_the_linux_binary 0 "^$(re "$uml_linux") mem=1G initrd=$(re "$KLA
 expect uml_backend_from_BACKEND 0 "^$(re "$uml_linux") " -- env BACKEND=uml "$run_vm" --dry-run
 expect uml_exec 0 "^timeout -k 5 30 $(re "$uml_linux") " ' con0=null,fd:1 ' \
 	" klab_exec=$(re "$(b64 "$cmd")")$" -- dry --backend uml --exec "$cmd" --timeout 30
+expect uml_out_is_serial_line_0 0 ' con0=null,fd:1 ' ' ssl0=null,fd:3 ' " klab_out=/dev/ttyS0$" -- \
+	dry --backend uml --exec true --out /tmp/x.out
 expect uml_share_is_hostfs 0 "klab_share=$(re "$(b64 "hostfs $work/share1"$'\n'"hostfs $work/share 2"$'\n')")" -- \
 	dry --backend uml --share "$work/share1" --share "$work/share 2"
 expect uml_mem_append 0 ' mem=256M ' ' loglevel=5 foo=1 bar$' -- dry --backend uml --mem 256M --append 'foo=1 bar'
@@ -241,6 +248,40 @@ expect debian_on_debug_kernel_exits_2 2 'debug kernel has no block devices' -- \
 	env DEBUG=1 "$run_vm" --dry-run --rootfs debian
 expect ROOTFS_debian_DEBUG_exits_2 2 'debug kernel has no block devices' -- \
 	env DEBUG=1 ROOTFS=debian "$run_vm" --dry-run
+end
+
+# --- the summary of a run: results from the runner, splats from the console --
+begin host_summary
+# A guest run as test.sh sees it: the runner's own line (KTAP) and the
+# console, where a kernel warning cut into "    ok 1 second" and a WARNING
+# came while suite_b ran.
+printf '%s\n' 'KTAP version 1' '1..2' '    KTAP version 1' '    # Subtest: suite_a' '    1..1' \
+	'    ok 1 first' 'ok 1 suite_a' '    KTAP version 1' '    # Subtest: suite_b' '    1..1' \
+	'    ok 1 second' 'ok 2 suite_b' 'klab-exit: 0' >"$work/run.ktap"
+printf '%s\r\n' 'KTAP version 1' '1..2' '    KTAP version 1' '    # Subtest: suite_a' '    1..1' \
+	'    ok 1 first' 'ok 1 suite_a' '    KTAP version 1' '    # Subtest: suite_b' '    1..1' \
+	'    o[    2.842089] hrtimer: interrupt took 256459 ns' 'k 1 second' 'ok 2 suite_b' 'klab-exit: 0' \
+	>"$work/cut.console"
+printf '%s\n' 'KTAP version 1' '1..2' '    KTAP version 1' '    # Subtest: suite_a' '    1..1' \
+	'    ok 1 first' 'ok 1 suite_a' '    KTAP version 1' '    # Subtest: suite_b' '    1..1' \
+	'[    3.000001] WARNING: CPU: 1 PID: 77 at kernel/kevent/core.c:10 kevent_x+0x1/0x2' \
+	'    ok 1 second' 'ok 2 suite_b' >"$work/splat.console"
+: >"$work/empty.ktap"
+summary() { ktap_summary "" 0 "$@"; }
+expect results_from_the_runner_line 0 '^2 passed, 0 failed$' '!FAIL' -- \
+	summary "$work/cut.console" "$work/run.ktap"
+expect splat_fails_blamed_on_its_suite 1 \
+	'^FAIL kernel: WARNING: CPU: 1 PID: 77 at kernel/kevent/core.c:10 .*\(during suite_b\)$' \
+	'^2 passed, 1 failed$' -- summary "$work/splat.console" "$work/run.ktap"
+expect no_runner_output_fails 1 'FAIL no test result found' -- summary "$work/cut.console" "$work/empty.ktap"
+expect missing_results_fail 1 'top-level results missing' -- \
+	summary "$work/cut.console" <(head -n 8 "$work/run.ktap")
+expect extra_failure_reported 1 '^FAIL guest timed out after 9s$' -- \
+	ktap_summary "guest timed out after 9s" 124 "$work/cut.console" "$work/run.ktap"
+# The same console read as the results (the way before run-vm.sh --out):
+# the cut line is a result lost.
+expect cut_console_alone_loses_a_result 1 'results missing' -- \
+	summary /dev/null "$work/cut.console"
 end
 
 # --- documents stay inside the repository -----------------------------------

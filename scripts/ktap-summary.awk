@@ -136,6 +136,11 @@ line ~ /^\[ *[0-9]+\.[0-9]+\] / {
 		# suite that failed with no failing test (crash, timeout) counts.
 		if (!ok && !child_failed[d + 1])
 			fail(full ": suite failed" diag[d + 1] diag[d])
+		# A result line lost (cut on the console, or never printed)
+		# must not pass as a suite with one test fewer.
+		if ((d + 1) in plan && results[d + 1] < plan[d + 1])
+			fail(sprintf("%s: %d of %d results missing", full,
+				     plan[d + 1] - results[d + 1], plan[d + 1]))
 		child_failed[d + 1] = 0
 		delete deeper[d]
 		delete plan[d + 1]

@@ -316,16 +316,18 @@ check_suites() {
 }
 
 # suites_from_run "SUITES" RUN DEBUG: the verdict of SUITES read from a run
-# of several exercises' suites at once (RUN.log: test.sh's output, RUN.console:
-# the guest console): each suite's own result must be "ok", and the run must
-# have had no kernel splat, time-out or lost result (which no suite owns).
+# of several exercises' suites at once (RUN.log: test.sh's output, RUN.ktap:
+# the guest runner's own output, run-vm.sh --out, where no kernel message
+# cuts a line as on the console): each suite's own result must be "ok", and
+# the run must have had no kernel splat, time-out or lost result (which no
+# suite owns).
 suites_from_run() {
 	local suites=$1 run=$2 debug=$3 name bad="" re
 	for name in $suites; do
 		re="^ok [0-9]+ $name\$"
 		[ "$name" = kunit ] && re="^ok [0-9]+ kevent_kunit_"
-		if ! tr -d '\r' <"$run.console" | grep -qE "$re" ||
-			{ [ "$name" = kunit ] && tr -d '\r' <"$run.console" | grep -qE '^not ok [0-9]+ kevent_kunit_'; }; then
+		if ! grep -qE "$re" "$run.ktap" ||
+			{ [ "$name" = kunit ] && grep -qE '^not ok [0-9]+ kevent_kunit_' "$run.ktap"; }; then
 			bad="$bad $name"
 		fi
 	done
@@ -342,10 +344,10 @@ suites_from_run() {
 	# CI must be readable from its output alone.
 	for name in $bad; do
 		case $name in kunit) name=kevent_kunit_ ;; "(the"* | "run)") continue ;; esac
-		tr -d '\r' <"$run.console" | awk -v suite="$name" '
+		awk -v suite="$name" '
 			/^ *# Subtest: / { sub(/^ *# Subtest: /, ""); cur = $0; next }
 			index(cur, suite) == 1 && /^ *(not ok |# )/ { print "        " cur ": " $0 }
-			/^(ok|not ok) [0-9]+ / { cur = "" }' | head -n 20
+			/^(ok|not ok) [0-9]+ / { cur = "" }' "$run.ktap" | head -n 20
 	done
 	report 1 "guest suites $suites: not ok:$bad (log: $run.log)" || true
 	return 1
@@ -638,10 +640,12 @@ cmd_validate() {
 			continue
 		fi
 		: >"$scratch/ref-$vname.console"
+		: >"$scratch/ref-$vname.ktap"
 		if [ -n "$union" ]; then
 			DEBUG=$variant T="${union# }" HOST=0 KLAB_GUEST_TIMEOUT=$tmax \
 				KLAB_APPEND="${appends# }" "$work/scripts/test.sh" >"$scratch/ref-$vname.log" 2>&1 || true
 			cp "$KLAB_BUILD/results/console-$vname.log" "$scratch/ref-$vname.console"
+			cp "$KLAB_BUILD/results/ktap-$vname.log" "$scratch/ref-$vname.ktap"
 			grep -E '^[0-9]+ passed, [0-9]+ failed' "$scratch/ref-$vname.log" | tail -n 1 | sed 's/^/    /' || true
 		fi
 		echo "ok $((++n)) lab_validate.reference_${vname}_runs  # $(($(date +%s) - t1))s" >>"$results"

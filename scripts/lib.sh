@@ -113,6 +113,20 @@ quote() {
 	printf '\n'
 }
 
+# ktap_summary EXTRA RUNNER_RC CONSOLE KTAP...: the summary of a test run
+# (scripts/ktap-summary.awk): the results of the KTAP files, the guest
+# runner's own output among them (run-vm.sh --out), and the kernel's
+# messages of the guest CONSOLE (scripts/console-kernel.awk), splats blamed
+# on the suite they came during. EXTRA: one more failure to report (the
+# guest timed out, ...), or empty. Exit status 0 only when all passed.
+ktap_summary() {
+	local extra=$1 runner_rc=$2 console=$3
+	shift 3
+	awk -f "$KLAB_ROOT/scripts/console-kernel.awk" "$console" |
+		cat "$@" - | awk -v extra="$extra" -v runner_rc="$runner_rc" \
+		-f "$KLAB_ROOT/scripts/ktap-summary.awk"
+}
+
 # run_logged LOG CMD...: run CMD with its output in LOG; on failure show the
 # end of the log and the log's path.
 run_logged() {

@@ -53,6 +53,11 @@ the guest; from another terminal, 'kill PID' of the launcher's process).
                      UML prints the path ("Virtual console 0 assigned
                      device") with the kernel messages on stderr
   --log FILE         also write the console to FILE
+  --out FILE         with --exec: CMD's output, and only it, also in FILE,
+                     through a line of its own (QEMU: the second serial
+                     port; UML: serial line 0) where no kernel message can
+                     cut into a line as it can on the console; CMD's exit
+                     status is then read from FILE
   --monitor PATH|none
                      QEMU's monitor (QMP) on the unix socket PATH, for
                      scripts/qmp.sh (make drgn dumps the guest's memory
@@ -101,6 +106,7 @@ gdb_port=""
 gdb_port_file=""
 console=stdio
 log=""
+out=""
 accel=""
 dry_run=0
 monitor=""
@@ -109,7 +115,7 @@ dump_on_panic=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--backend | --rootfs | --kernel | --initrd | --append | --cpus | --mem | --exec | --timeout | --share | \
-		--gdb-port | --gdb-port-file | --console | --log | --accel | --monitor | --dump-on-panic)
+		--gdb-port | --gdb-port-file | --console | --log | --out | --accel | --monitor | --dump-on-panic)
 		[ $# -ge 2 ] || usage_error "$1 needs an argument"
 		;;
 	esac
@@ -134,6 +140,7 @@ while [ $# -gt 0 ]; do
 	--gdb-port-file) gdb_port_file=$2; shift ;;
 	--console) console=$2; shift ;;
 	--log) log=$2; shift ;;
+	--out) out=$2; shift ;;
 	--accel) accel=$2; shift ;;
 	--monitor) monitor=$2; shift ;;
 	--dump-on-panic) dump_on_panic=$2; shift ;;
@@ -183,6 +190,7 @@ if [ "$backend" = uml ]; then
 	[ -z "$monitor$dump_on_panic" ] ||
 		usage_error "--monitor and --dump-on-panic are QEMU's (User-Mode Linux has no monitor)"
 fi
+[ -z "$out" ] || [ "$have_exec" = 1 ] || usage_error "--out is the output of --exec: give --exec too"
 case "$console" in
 stdio) ;;
 pty) [ "$have_exec" = 0 ] || usage_error "--console pty is for interactive use, not with --exec" ;;
@@ -229,7 +237,11 @@ run_exec() {
 	exec_out=$(mktemp)
 	cleanup+=("$exec_out")
 	set +e
-	"$@" </dev/null 2>&1 | tee "$exec_out" | stdbuf -oL tr -d '\r'
+	if [ -n "$out" ] && [ "$backend" = uml ]; then
+		"$@" </dev/null 2>&1 3>"$out" | tee "$exec_out" | stdbuf -oL tr -d '\r'
+	else
+		"$@" </dev/null 2>&1 | tee "$exec_out" | stdbuf -oL tr -d '\r'
+	fi
 	rc=${PIPESTATUS[0]}
 	# the watcher ends when QEMU does (after its dump, if any)
 	[ -n "$watch_pid" ] && wait "$watch_pid"
@@ -239,7 +251,13 @@ run_exec() {
 		echo "klab: guest timed out after ${timeout_s}s and was killed" >&2
 		exit 124
 	fi
-	status=$(tr -d '\r' <"$exec_out" | sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' | tail -n 1)
+	if [ -n "$out" ] && [ -f "$out" ]; then
+		# The guest's own line: no kernel message can have cut the status.
+		tr -d '\r' <"$out" >"$out.tmp" && mv "$out.tmp" "$out"
+		status=$(sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+	else
+		status=$(tr -d '\r' <"$exec_out" | sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' | tail -n 1)
+	fi
 	if [ -z "$status" ]; then
 		if grep -q 'Kernel panic' "$exec_out"; then
 			echo "klab: the guest kernel panicked" >&2
@@ -294,6 +312,7 @@ share_arg() { # share_arg LINES
 # quoting survives; rootfs/init decodes it.
 exec_arg() {
 	[ "$have_exec" = 1 ] && printf ' klab_exec=%s' "$(printf '%s' "$exec_cmd" | base64 -w0)"
+	[ -n "$out" ] && printf ' klab_out=%s' "$1"
 	return 0
 }
 
@@ -332,7 +351,10 @@ if [ "$backend" = uml ]; then
 		share_list+="hostfs $dir"$'\n'
 	done
 	cmdline+=$(share_arg "$share_list")
-	cmdline+=$(exec_arg)
+	# --out: serial line 0 writes to descriptor 3, which run_exec opens
+	# on the file.
+	[ -n "$out" ] && cmdline+=" ssl0=null,fd:3"
+	cmdline+=$(exec_arg /dev/ttyS0)
 	[ "${#cmdline}" -lt 2000 ] || usage_error "kernel command line too long (${#cmdline} bytes): shorten --exec"
 	read -ra words <<<"$cmdline"
 	vm=("$kernel" "${words[@]}")
@@ -452,7 +474,7 @@ for dir in "${shares[@]}"; do
 	tag=$((tag + 1))
 done
 cmdline+=$(share_arg "$share_list")
-cmdline+=$(exec_arg)
+cmdline+=$(exec_arg /dev/ttyS1)
 [ "${#cmdline}" -lt 2000 ] || usage_error "kernel command line too long (${#cmdline} bytes): shorten --exec"
 
 if [ "$gdb" = 1 ]; then
@@ -498,6 +520,8 @@ fi
 # --exec: no terminal input; the console goes to stdout (and --log), and the
 # guest's last word "klab-exit: N" becomes our exit status.
 qemu+=(-chardev "stdio,id=con,signal=off" -serial chardev:con -monitor none)
+# --out: the second serial port (ttyS1) writes to the file.
+[ -n "$out" ] && qemu+=(-chardev "file,id=out,path=$(realpath -m "$out")" -serial chardev:out)
 qemu=(timeout -k 5 "$timeout_s" "${qemu[@]}")
 if [ "$dry_run" = 1 ]; then
 	quote "${qemu[@]}"

@@ -39,6 +39,9 @@ publish() {
 }
 trap publish EXIT
 console=$results/console-$KLAB_VARIANT.log
+# The guest runner's output alone (run-vm.sh --out): the KTAP is read from
+# here, the kernel's messages (splats) from the console.
+ktap=$results/ktap-$KLAB_VARIANT.log
 checks_ktap=$results/checks-$KLAB_VARIANT.ktap
 host_ktap=$results/host-$KLAB_VARIANT.ktap
 gdb_ktap=$results/gdb-$KLAB_VARIANT.ktap
@@ -125,6 +128,7 @@ fi
 limit=1800
 [ "$KLAB_VARIANT" = debug ] && limit=3600
 limit=${KLAB_GUEST_TIMEOUT:-$limit}
+: >"$ktap"
 stage boot "guest suites under ${accel^^} (console: $published/$(basename "$console"))"
 start=$(date +%s)
 set +e
@@ -141,10 +145,10 @@ monitor=()
 [ "$KLAB_BACKEND" = qemu ] && monitor=(--monitor "$KLAB_BUILD/vm/qmp-test-$$.sock")
 guest_cmd="klab-kmemleak clear; klab-run-tests $ff${T:-}; rc=\$?; klab-kmemleak check || rc=1; exit \$rc"
 if [ "${V:-0}" = 1 ]; then
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" "${monitor[@]}" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" --out "$ktap" "${monitor[@]}" \
 		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd"
 else
-	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" "${monitor[@]}" \
+	"$scripts/run-vm.sh" --timeout "$limit" --log "$console" --out "$ktap" "${monitor[@]}" \
 		${KLAB_APPEND:+--append "$KLAB_APPEND"} --exec "$guest_cmd" \
 		>/dev/null 2>"$results/run-vm.err"
 fi
@@ -168,7 +172,7 @@ parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 {
 	echo "KTAP version 1"
 	echo "1..1"
-	if python3 "$kunit_py" parse "$console" >"$results/kunit-parse-$KLAB_VARIANT.log" 2>&1 ||
+	if python3 "$kunit_py" parse "$ktap" >"$results/kunit-parse-$KLAB_VARIANT.log" 2>&1 ||
 		grep -q 'Testing complete' "$results/kunit-parse-$KLAB_VARIANT.log"; then
 		if grep -qE 'ERROR|CRASHED|could not parse' "$results/kunit-parse-$KLAB_VARIANT.log"; then
 			grep -E 'ERROR|CRASHED|could not parse' "$results/kunit-parse-$KLAB_VARIANT.log" | head -n 5 | sed 's/^/# /'
@@ -182,5 +186,7 @@ parse_ktap=$results/kunit-parse-$KLAB_VARIANT.ktap
 	fi
 } >"$parse_ktap"
 
-cat "$checks_ktap" "$host_ktap" "$gdb_ktap" "$drgn_ktap" "$parse_ktap" "$console" | awk -v extra="$extra" -v runner_rc="$rc" \
-	-f "$scripts/ktap-summary.awk"
+# The results are the runner's own line's; the console gives the kernel's
+# messages (splats), each after the suite it came during.
+ktap_summary "$extra" "$rc" "$console" "$checks_ktap" "$host_ktap" "$gdb_ktap" "$drgn_ktap" \
+	"$parse_ktap" "$ktap"
