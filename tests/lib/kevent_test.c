@@ -87,40 +87,75 @@ long long kt_thread_nvcsw(pid_t tid)
 	return strtoll(p + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
 }
 
+/*
+ * Are all n threads asleep (interruptibly) inside system call nr? *bad: the
+ * first that is not. User-Mode Linux has no /proc/PID/syscall (no
+ * HAVE_ARCH_TRACEHOOK): there a sleeping thread counts as blocked when it
+ * has not run for 20 ms (no voluntary context switch), and that one pause
+ * is shared by all the threads asked about. Where the file exists, the
+ * system call number decides.
+ */
+static bool all_blocked_in(const pid_t *tids, int n, long nr, int *bad)
+{
+	long long csw[KT_MAX_THREADS];
+	bool pause = false;
+	int i;
+
+	if (n > KT_MAX_THREADS) {
+		kt_fail_at(__FILE__, __LINE__, "%d threads, at most %d", n, KT_MAX_THREADS);
+		kt_end_test();
+	}
+	for (i = 0; i < n; i++) {
+		*bad = i;
+		csw[i] = -1;
+		if (tids[i] <= 0 || kt_thread_state(tids[i]) != 'S')
+			return false;
+		if (kt_thread_syscall(tids[i]) == nr)
+			continue;
+		if (!kt_uml())
+			return false;
+		csw[i] = kt_thread_nvcsw(tids[i]);
+		if (csw[i] < 0)
+			return false;
+		pause = true;
+	}
+	if (pause)
+		kt_msleep(20);
+	for (i = 0; i < n; i++) {
+		*bad = i;
+		if (csw[i] >= 0 &&
+		    (kt_thread_state(tids[i]) != 'S' || kt_thread_nvcsw(tids[i]) != csw[i]))
+			return false;
+	}
+	return true;
+}
+
 bool kt_thread_blocked_in(pid_t tid, long nr)
 {
-	long long csw;
+	int bad;
 
-	if (kt_thread_state(tid) != 'S')
-		return false;
-	if (kt_thread_syscall(tid) == nr)
-		return true;
-	/*
-	 * User-Mode Linux has no /proc/PID/syscall (no HAVE_ARCH_TRACEHOOK):
-	 * there, a thread counts as blocked when it sleeps and has not run
-	 * for 20 ms (no voluntary context switch). Where the file exists,
-	 * the system call number decides, as above.
-	 */
-	if (!kt_uml())
-		return false;
-	csw = kt_thread_nvcsw(tid);
-	kt_msleep(20);
-	return csw >= 0 && kt_thread_state(tid) == 'S' && kt_thread_nvcsw(tid) == csw;
+	return all_blocked_in(&tid, 1, nr, &bad);
+}
+
+int kt_wait_all_blocked(const pid_t *tids, int n, long nr, long timeout_ms)
+{
+	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
+	int bad = 0;
+
+	while (kt_mono_ns() < deadline) {
+		if (all_blocked_in(tids, n, nr, &bad)) {
+			kt_msleep(2);
+			if (all_blocked_in(tids, n, nr, &bad))
+				return -1;
+		}
+		kt_msleep(1);
+	}
+	return bad;
 }
 
 bool kt_wait_blocked(pid_t tid, long nr, long timeout_ms)
 {
-	long long deadline = kt_mono_ns() + timeout_ms * 1000000LL;
-
-	while (kt_mono_ns() < deadline) {
-		if (tid > 0 && kt_thread_blocked_in(tid, nr)) {
-			kt_msleep(2);
-			if (kt_thread_blocked_in(tid, nr))
-				return true;
-		}
-		kt_msleep(1);
-	}
-	return false;
+	return kt_wait_all_blocked(&tid, 1, nr, timeout_ms) < 0;
 }
 
 bool kt_join(pthread_t th, void **ret, long timeout_ms)

@@ -87,6 +87,15 @@ bool kt_thread_blocked_in(pid_t tid, long nr);
  */
 bool kt_wait_blocked(pid_t tid, long nr, long timeout_ms);
 
+/*
+ * The same for n threads at once (at most KT_MAX_THREADS): -1 when all of
+ * them sleep in nr, else the index of one that did not by the timeout.
+ * Under User-Mode Linux the threads share each 20 ms look (see
+ * kt_thread_blocked_in), where one call per thread would take n of them.
+ */
+#define KT_MAX_THREADS 64
+int kt_wait_all_blocked(const pid_t *tids, int n, long nr, long timeout_ms);
+
 /* pthread_join bounded by timeout_ms; false if the thread did not end. */
 bool kt_join(pthread_t th, void **ret, long timeout_ms);
 

@@ -81,16 +81,19 @@ static void wait_all_blocked(struct herd *h)
 {
 	long long deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
 	long long waiters;
+	pid_t tids[T];
+	int bad;
 
 	for (int i = 0; i < T; i++) {
 		while (!__atomic_load_n(&h->t[i].tid, __ATOMIC_ACQUIRE))
 			kt_msleep(1);
-		if (!kt_wait_blocked(h->t[i].tid, herd_nr(h), KT_SOON_MS)) {
-			kt_fail_at(__FILE__, __LINE__, "thread %d not asleep (state %c, syscall %ld)",
-				   i, kt_thread_state(h->t[i].tid),
-				   kt_thread_syscall(h->t[i].tid));
-			kt_end_test();
-		}
+		tids[i] = h->t[i].tid;
+	}
+	bad = kt_wait_all_blocked(tids, T, herd_nr(h), KT_SOON_MS);
+	if (bad >= 0) {
+		kt_fail_at(__FILE__, __LINE__, "thread %d not asleep (state %c, syscall %ld)",
+			   bad, kt_thread_state(tids[bad]), kt_thread_syscall(tids[bad]));
+		kt_end_test();
 	}
 	/* if the kernel shows its waiter count, it must agree */
 	while ((waiters = kevent_fdinfo(h->fd, KFD_WAITERS)) >= 0 && waiters != T) {

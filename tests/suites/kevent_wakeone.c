@@ -276,14 +276,19 @@ static void lw_all_asleep(struct lw *lw)
 {
 	long long deadline = kt_mono_ns() + KT_SOON_MS * 1000000LL;
 
+	pid_t tids[LW_T];
+	int bad;
+
 	for (int i = 0; i < LW_T; i++) {
 		while (!__atomic_load_n(&lw->t[i].tid, __ATOMIC_ACQUIRE))
 			kt_msleep(1);
-		if (!kt_wait_blocked(lw->t[i].tid, __NR_kevent_get_events, KT_SOON_MS)) {
-			kt_fail_at(__FILE__, __LINE__, "thread %d not asleep (state %c)", i,
-				   kt_thread_state(lw->t[i].tid));
-			kt_end_test();
-		}
+		tids[i] = lw->t[i].tid;
+	}
+	bad = kt_wait_all_blocked(tids, LW_T, __NR_kevent_get_events, KT_SOON_MS);
+	if (bad >= 0) {
+		kt_fail_at(__FILE__, __LINE__, "thread %d not asleep (state %c)", bad,
+			   kt_thread_state(tids[bad]));
+		kt_end_test();
 	}
 	while (kevent_fdinfo(lw->q, KFD_WAITERS) != LW_T) {
 		if (kt_mono_ns() > deadline) {
