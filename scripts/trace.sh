@@ -77,15 +77,16 @@ run() {
 	local s status=0
 	mkdir -p "$out"
 	stage trace "booting the lab kernel: klab-trace $* (console: $out/console.log)"
-	"$KLAB_ROOT/scripts/run-vm.sh" --timeout 300 --log "$out/console.log" \
+	# The timelines come from klab-trace's own line (--out), where no
+	# kernel message can cut one as on the console.
+	"$KLAB_ROOT/scripts/run-vm.sh" --timeout 300 --log "$out/console.log" --out "$out/out.log" \
 		--exec "klab-trace $*" >/dev/null 2>&1 || status=$?
 	for s in "$@"; do
-		tr -d '\r' <"$out/console.log" |
-			awk -v s="$s" '$0 == "klab-trace: begin " s { on = 1; next }
-				on && index($0, "klab-trace: end " s " ") == 1 { exit }
-				on' >"$out/$s.raw"
+		awk -v s="$s" '$0 == "klab-trace: begin " s { on = 1; next }
+			on && index($0, "klab-trace: end " s " ") == 1 { exit }
+			on' "$out/out.log" >"$out/$s.raw"
 		timeline <"$out/$s.raw" >"$out/$s.txt"
-		if ! tr -d '\r' <"$out/console.log" | grep -q "^klab-trace: end $s status 0$"; then
+		if ! grep -q "^klab-trace: end $s status 0$" "$out/out.log"; then
 			echo "trace: scenario $s did not end well (exit $status): see $out/console.log" >&2
 			status=1
 		fi
