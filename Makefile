@@ -3,7 +3,7 @@
 # Variables: BACKEND=uml (User-Mode Linux instead of QEMU), ROOTFS=debian
 # (the debootstrap Debian image instead of the busybox initramfs), DEBUG=1
 # (debug kernel variant), T="suite ..." (guest suites to
-# run), V=1 (show the guest console during make test), HOST=0 (skip the host
+# run), SKIP_SUITES="suite ..." (guest suites to leave out), V=1 (show the guest console during make test), HOST=0 (skip the host
 # checks), FAILFAST=1 (make test ends at the first failed test), GDB=1
 # (make vm with a gdb stub for make gdb-attach),
 # WALK=walkthrough and SRC=timer|pipe|user (make gdb-walk), S=scenario
@@ -35,7 +35,7 @@ help: ## this list
 	@echo "kevent lab - make targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
-	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
+	@echo "Variables: BACKEND=qemu|uml ROOTFS=busybox|debian DEBUG=1 T=\"suite ...\" SKIP_SUITES=\"suite ...\" V=1 HOST=0 FAILFAST=1 GDB=1"
 	@echo "           WALK=walk SRC=source S=scenario EX=exercise PAGE=man-page KLAB_BUILD=dir CORE=dump VIEW=view LIVE=1"
 	@echo "           QUICK=1 BENCH_REPS=n BENCH_N=10,100 BENCH_A=1,10 BENCH_SRC=pipe,... BENCH_FROM=file (make bench)"
 	@echo "  (ours only: the kernel's make never sees them, see make kernel-cmd)"

@@ -5,6 +5,8 @@
 #
 # Environment:
 #   T="suite ..."   run only these guest suites ("kunit" = the KUnit results)
+#   SKIP_SUITES="suite ..."  leave these guest suites out (commas or spaces);
+#                   each is reported "ok N suite # SKIP left out of this run"
 #   HOST=0          skip the host-side checks (make variables, run-vm.sh,
 #                   documents, GDB, drgn)
 #   V=1             show the guest console while it runs (ours only: the
@@ -137,6 +139,9 @@ set +e
 # FAILFAST=1: the runner ends at the first failed test (klab-run-tests -f).
 ff=""
 [ "${FAILFAST:-0}" = 1 ] && ff="-f "
+for skip in ${SKIP_SUITES//,/ }; do
+	ff+="-x $skip "
+done
 # The guest's monitor, for make drgn in another terminal: it dumps the
 # newest running guest it finds there, this one while it tests (QEMU
 # stops it for the second the dump takes). QEMU removes the socket as it
