@@ -139,7 +139,7 @@ set +e
 # FAILFAST=1: the runner ends at the first failed test (klab-run-tests -f).
 ff=""
 [ "${FAILFAST:-0}" = 1 ] && ff="-f "
-for skip in ${SKIP_SUITES//,/ }; do
+for skip in ${SKIP_SUITES:+${SKIP_SUITES//,/ }}; do
 	ff+="-x $skip "
 done
 # The guest's monitor, for make drgn in another terminal: it dumps the
