@@ -11,7 +11,8 @@
 # --timeout only bounds a hung run.
 #
 # Usage: scripts/gdb-tests.sh [DIR]   (make test runs it; HOST=0 skips it)
-# Transcripts: DIR/<walk>/{gdb.log,console.log}, DIR defaulting to
+# Transcripts: DIR/<walk>/{gdb.log,console.log,out.log} (out.log: the guest
+# program's own output, run-vm.sh --out), DIR defaulting to
 # $KLAB_BUILD/results/gdb-<variant>.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -82,11 +83,11 @@ guest_ok() {
 	local dir=$1 demo=$2 suite=$3 status
 	status=$(cat "$dir/status" 2>/dev/null || echo "? ?")
 	[ "${status#* }" = 0 ] || note "guest exit status ${status#* } (console: $dir/console.log)"
-	grep -qs "^kevent-demo $demo: done" "$dir/console.log" ||
-		note "kevent-demo $demo did not finish: $(grep -s -m1 'FAIL' "$dir/console.log" || echo 'no result line')"
+	grep -qs "^kevent-demo $demo: done" "$dir/out.log" ||
+		note "kevent-demo $demo did not finish: $(grep -s -m1 'FAIL' "$dir/out.log" || echo 'no result line')"
 	if [ -n "$suite" ]; then
-		grep -qsE "^ok [0-9]+ $suite\$" "$dir/console.log" ||
-			note "guest suite $suite did not pass: $(grep -sE "^(not )?ok [0-9]+ $suite" "$dir/console.log" || echo 'no result')"
+		grep -qsE "^ok [0-9]+ $suite\$" "$dir/out.log" ||
+			note "guest suite $suite did not pass: $(grep -sE "^(not )?ok [0-9]+ $suite" "$dir/out.log" || echo 'no result')"
 	fi
 }
 
@@ -224,7 +225,7 @@ result stub_listens_on_127_0_0_1_only
 # ---- walk-storage-ready, timer source ---------------------------------------
 dir=$(walk storage-ready timer kevent_user)
 g=$dir/gdb.log
-c=$dir/console.log
+c=$dir/out.log
 pid=$(sed -n 's/^kevent-demo timer: pid \([0-9]*\),.*/\1/p' "$c" | head -n 1)
 tid=$(sed -n 's/^kevent-demo timer: thread \([0-9]*\) asleep.*/\1/p' "$c" | head -n 1)
 ring0=$(sed -n 's/^kevent-demo: ring\[0\] = .*ret_data={\([0-9]*\), \([0-9]*\)}.*/\1, \2/p' "$c" | head -n 1)
@@ -315,7 +316,7 @@ s=$(section "$g" "=== 1. the storage and its kevents")
 expect "$s" '^storage 0x[0-9a-f]+ origin=file 0x[0-9a-f]+: 1 kevent' "kevent-storage"
 expect "$s" '^    file 0x[0-9a-f]+ f_op=pipefifo_fops, shared hooks$' "kevent-storage"
 expect "$s" '^      -> entry 0x[0-9a-f]+ shared +func=kevent_poll_wake kevent 0x[0-9a-f]+ of queue 0x' "kevent-storage"
-ring0=$(sed -n 's/^kevent-demo: ring\[0\] = .*ret_data={\([0-9]*\), \([0-9]*\)}.*/\1, \2/p' "$dir/console.log" | head -n 1)
+ring0=$(sed -n 's/^kevent-demo: ring\[0\] = .*ret_data={\([0-9]*\), \([0-9]*\)}.*/\1, \2/p' "$dir/out.log" | head -n 1)
 s=$(section "$g" "=== 5. copied")
 expect "$s" "^  \\[0\\] used <-uidx +POLL id=0x[0-9a-f]+ event=POLLIN req=ONESHOT ret=DONE ret_data=\\{${ring0:-X}\\} user=0xc0ffee" "kevent-ring"
 guest_ok "$dir" pipe ""
@@ -338,7 +339,7 @@ result storage_ready_user.from_kevent_ctl_ready_to_the_ring
 # ---- walk-herd -------------------------------------------------------------
 dir=$(walk herd "" kevent_ctl)
 g=$dir/gdb.log
-c=$dir/console.log
+c=$dir/out.log
 fda=$(sed -n 's/^kevent-demo herd: .*pipe A fd \([0-9]*\) .*/\1/p' "$c" | head -n 1)
 tid_a=$(sed -n "s/^kevent-demo herd: thread [0-9] (tid \\([0-9]*\\)) got event .*id=0x${fda:-X}\$/\\1/p" "$c" | head -n 1)
 s=$(section "$g" "A. === a write to pipe A")
@@ -388,7 +389,7 @@ result herd.guest_ran_on_and_passed_kevent_ctl
 # ---- walk-ring-wrap -----------------------------------------------------------
 dir=$(walk ring-wrap "" kevent_ring)
 g=$dir/gdb.log
-c=$dir/console.log
+c=$dir/out.log
 pid=$(sed -n 's/^kevent-demo ring: pid \([0-9]*\),.*/\1/p' "$c" | head -n 1)
 s=$(section "$g" "=== the demo's queue")
 expect "$s" "^pid ${pid:-X} \\(kevent-demo\\) fd [0-9]+: queue .* registered=1 ready=0 waiters=0 ring=4 entries kidx=0 over=0" "kevent-queues"

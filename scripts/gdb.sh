@@ -223,8 +223,12 @@ cmd_walk() {
 	local -a args
 	mapfile -d '' args < <(gdb_args)
 	trap stop_stub EXIT
+	# The demo's own output (its pid, its result lines) on a line of its
+	# own (run-vm.sh --out): the guest stopped at a breakpoint comes back
+	# to an overdue hrtimer, and the kernel's warning about it lands on the
+	# console in the middle of whatever line was going out.
 	if ! start_stub "$out/console.log" "$out/qemu.err" "$out/port" --gdb \
-		--timeout "$limit" --exec "$demo${then:+ && $then}"; then
+		--timeout "$limit" --out "$out/out.log" --exec "$demo${then:+ && $then}"; then
 		cat "$out/qemu.err" "$out/console.log" >&2
 		die "the guest did not start"
 	fi
