@@ -127,6 +127,21 @@ ktap_summary() {
 		-f "$KLAB_ROOT/scripts/ktap-summary.awk"
 }
 
+# guest_check DIR CMD: the guest half of a lab exercise's check.sh: run CMD
+# in a guest that shares DIR (5 minutes at most), print its "ok", "FAIL" and
+# "#" lines from its own line (run-vm.sh --out, where no kernel message cuts
+# one as on the console), and say why when the guest gave no verdict.
+# Returns CMD's exit status (124: timed out, 125: no status).
+guest_check() {
+	local dir=$1 cmd=$2 rc=0
+	"$KLAB_ROOT/scripts/run-vm.sh" --timeout 300 --share "$dir" --out "$dir/guest.out" \
+		--exec "$cmd" >"$dir/console.log" 2>&1 || rc=$?
+	sed -n '/^\(ok\|FAIL\|#\) /p' "$dir/guest.out" 2>/dev/null || true
+	[ "$rc" != 124 ] || echo "FAIL the guest timed out"
+	[ "$rc" != 125 ] || { echo "FAIL the guest ended without a status:"; tail -n 5 "$dir/console.log"; }
+	return "$rc"
+}
+
 # run_logged LOG CMD...: run CMD with its output in LOG; on failure show the
 # end of the log and the log's path.
 run_logged() {

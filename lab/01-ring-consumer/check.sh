@@ -4,6 +4,8 @@
 # rebuild: the checker runs on whatever kernel the tree builds.
 set -euo pipefail
 root=${LAB_ROOT:?}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 ex=$root/lab/${LAB_EX:?}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -16,12 +18,4 @@ if ! gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -pthread 
 fi
 echo "ok   consumer.c compiles with -Wall -Wextra -Werror"
 # A seed of the day: nothing can be tuned to one fixed sequence.
-# The verdict and its lines come from the guest's own line (--out), where
-# no kernel message can cut one as on the console.
-rc=0
-"$root/scripts/run-vm.sh" --timeout 300 --share "$out" --out "$out/guest.out" --exec "$out/check $(date +%j)" \
-	>"$out/console.log" 2>&1 || rc=$?
-sed -n '/^\(ok\|FAIL\|#\) /p' "$out/guest.out" 2>/dev/null
-[ "$rc" != 124 ] || echo "FAIL the guest timed out"
-[ "$rc" != 125 ] || { echo "FAIL the guest ended without a status:"; tail -n 5 "$out/console.log"; }
-exit "$rc"
+guest_check "$out" "$out/check $(date +%j)"

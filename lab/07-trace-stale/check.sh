@@ -4,6 +4,8 @@
 # what it printed with the kevents the workload made stale.
 set -euo pipefail
 root=${LAB_ROOT:?}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 ex=$root/lab/${LAB_EX:?}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -19,12 +21,4 @@ echo \"# seed $seed: \$(wc -l </tmp/truth.s) stale kevents, trace.sh printed \$(
 sed 's/^/# trace.sh: /' /tmp/err | head -n 5;
 if [ \$rc = 0 ] && [ -s /tmp/truth.s ] && cmp -s /tmp/got.s /tmp/truth.s; then echo 'ok   trace.sh prints exactly the stale kevents'; exit 0; fi;
 echo 'FAIL trace.sh does not print exactly the stale kevents'; diff /tmp/truth.s /tmp/got.s | head -n 8 | sed 's/^/# /'; exit 1"
-# The verdict and its lines come from the guest's own line (--out), where
-# no kernel message can cut one as on the console.
-rc=0
-"$root/scripts/run-vm.sh" --timeout 300 --share "$out" --out "$out/guest.out" --exec "$guest" \
-	>"$out/console.log" 2>&1 || rc=$?
-sed -n '/^\(ok\|FAIL\|#\) /p' "$out/guest.out" 2>/dev/null
-[ "$rc" != 124 ] || echo "FAIL the guest timed out"
-[ "$rc" != 125 ] || { echo "FAIL the guest ended without a status:"; tail -n 5 "$out/console.log"; }
-exit "$rc"
+guest_check "$out" "$guest"
