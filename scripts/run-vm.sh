@@ -237,11 +237,10 @@ run_exec() {
 	exec_out=$(mktemp)
 	cleanup+=("$exec_out")
 	set +e
-	if [ -n "$out" ] && [ "$backend" = uml ]; then
-		"$@" </dev/null 2>&1 3>"$out" | tee "$exec_out" | stdbuf -oL tr -d '\r'
-	else
-		"$@" </dev/null 2>&1 | tee "$exec_out" | stdbuf -oL tr -d '\r'
-	fi
+	# UML's serial line 0 writes --out's file through descriptor 3.
+	local fd3=/dev/null
+	[ -n "$out" ] && [ "$backend" = uml ] && fd3=$out
+	"$@" </dev/null 2>&1 3>"$fd3" | tee "$exec_out" | stdbuf -oL tr -d '\r'
 	rc=${PIPESTATUS[0]}
 	# the watcher ends when QEMU does (after its dump, if any)
 	[ -n "$watch_pid" ] && wait "$watch_pid"
@@ -251,13 +250,13 @@ run_exec() {
 		echo "klab: guest timed out after ${timeout_s}s and was killed" >&2
 		exit 124
 	fi
+	local said=$exec_out
 	if [ -n "$out" ] && [ -f "$out" ]; then
 		# The guest's own line: no kernel message can have cut the status.
 		tr -d '\r' <"$out" >"$out.tmp" && mv "$out.tmp" "$out"
-		status=$(sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' "$out" | tail -n 1)
-	else
-		status=$(tr -d '\r' <"$exec_out" | sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' | tail -n 1)
+		said=$out
 	fi
+	status=$(tr -d '\r' <"$said" | sed -n 's/^klab-exit: \([0-9]*\)$/\1/p' | tail -n 1)
 	if [ -z "$status" ]; then
 		if grep -q 'Kernel panic' "$exec_out"; then
 			echo "klab: the guest kernel panicked" >&2
