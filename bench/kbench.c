@@ -1724,6 +1724,16 @@ static long long timers_last_armed(const struct timer_set *s)
 	return end;
 }
 
+/* Timer t was counted during the drain: the first time, one more drained. */
+static void drain_seen(unsigned char *drained, unsigned int *n_drained, unsigned int n,
+		       unsigned long long t)
+{
+	if (t < n && !drained[t]) {
+		drained[t] = 1;
+		(*n_drained)++;
+	}
+}
+
 /*
  * The consumer: block until expiries, count them, until end; then drain
  * (an end in the past only drains). Checks the counts against the clock
@@ -1766,10 +1776,8 @@ static unsigned long long timers_consume(struct timer_set *s, long long end, str
 					s->count[t] += v;
 				else
 					empties++;
-				if (d_start && !drained[t]) {
-					drained[t] = 1;
-					n_drained++;
-				}
+				if (d_start)
+					drain_seen(drained, &n_drained, s->n, t);
 			}
 		} else {
 			struct __kernel_timespec ts = kevent_ts_ms(ms);
@@ -1778,14 +1786,8 @@ static unsigned long long timers_consume(struct timer_set *s, long long end, str
 			if (n < 0)
 				die("kevent_get_events");
 			timer_expiries(s->uk, n, s->n, s->count, &empties);
-			for (j = 0; j < n; j++) {
-				__u64 t = s->uk[j].user_u64;
-
-				if (d_start && t < s->n && !drained[t]) {
-					drained[t] = 1;
-					n_drained++;
-				}
-			}
+			for (j = 0; d_start && j < n; j++)
+				drain_seen(drained, &n_drained, s->n, s->uk[j].user_u64);
 		}
 		if (!ms && (n == 0 || n_drained == s->n))
 			break;	/* the end, and drained */

@@ -72,11 +72,7 @@ TEST_TIMEOUT(herd_exactly_once, 120)
 	quick_part(PART_HERD);
 }
 
-/*
- * Under User-Mode Linux the host's timer signals drive every expiry: the
- * suite took 152 s there, most of it this part, past the 120 s it had.
- */
-TEST_TIMEOUT(timers_exactly_once, 300)
+TEST_TIMEOUT(timers_exactly_once, 120)
 {
 	quick_part(PART_TIMER);
 }
